@@ -1,0 +1,26 @@
+"""Template context every page needs: the navigation for the signed-in user's roles."""
+
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+from .roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
+
+NAVIGATION = (
+    (_("Plan"), "planning:plan", (PLANNER, STAFF)),
+    (_("Dashboard"), "planning:dashboard", (EXECUTIVE, PLANNER, STAFF)),
+    (_("Portal"), "partners:portal", (PARTNER,)),
+    (_("Admin"), "admin:index", (STAFF,)),
+    (_("API"), "api-docs", (PLANNER, STAFF, EXECUTIVE, PARTNER)),
+)
+
+
+def navigation(request) -> dict:
+    user = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return {"nav_items": []}
+    items = [
+        {"label": label, "url": reverse(url_name), "active": request.path.startswith(reverse(url_name))}
+        for label, url_name, roles in NAVIGATION
+        if has_role(user, *roles)
+    ]
+    return {"nav_items": items}

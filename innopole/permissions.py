@@ -1,0 +1,16 @@
+"""API permissions by role."""
+
+from rest_framework.permissions import SAFE_METHODS, BasePermission
+
+from .roles import can_edit_plan
+
+
+class PlanReadOrPlannerWrite(BasePermission):
+    """Every signed-in user reads plan data; planners and staff change it."""
+
+    message = "Only planners and HKSTP staff can change plan data."
+
+    def has_permission(self, request, view) -> bool:
+        if not (request.user and request.user.is_authenticated):
+            return False
+        return request.method in SAFE_METHODS or can_edit_plan(request.user)

@@ -1,0 +1,1 @@
+"""Organisations, MoUs, expressions of interest and commitments (the partners issue fills this app)."""

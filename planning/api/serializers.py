@@ -1,0 +1,320 @@
+"""Serializers of the planning API. They shape and type-check data; the services decide what may be saved."""
+
+from decimal import Decimal
+
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from innopole.api import VersionField
+
+from .. import selectors
+from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+
+# Every number is sent as a JSON number, areas to the centimetre.
+AREA = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": False, "read_only": True}
+
+
+class GeoJSONPolygonField(serializers.JSONField):
+    """A GeoJSON Polygon (WGS84). Its shape and position are checked by the services, with specific messages."""
+
+
+extend_schema_field(
+    {
+        "type": "object",
+        "description": "GeoJSON Polygon (RFC 7946), WGS84 longitude/latitude.",
+        "properties": {
+            "type": {"type": "string", "enum": ["Polygon"]},
+            "coordinates": {
+                "type": "array",
+                "items": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+            },
+        },
+        "required": ["type", "coordinates"],
+    }
+)(GeoJSONPolygonField)
+
+
+class PlanWarningSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    message = serializers.CharField()
+    object_type = serializers.CharField()
+    object_id = serializers.IntegerField()
+
+
+class VersionedModelSerializer(serializers.ModelSerializer):
+    version = VersionField()
+
+
+class CampusSerializer(VersionedModelSerializer):
+    boundary = GeoJSONPolygonField()
+
+    class Meta:
+        model = Campus
+        fields = [
+            "id",
+            "code",
+            "name_en",
+            "name_zh",
+            "boundary",
+            "land_target_ha",
+            "zoning_default",
+            "max_plot_ratio",
+            "max_site_coverage_pct",
+            "max_building_height_mpd",
+            "talent_housing_units_cap",
+            "notes",
+            "version",
+        ]
+
+
+class PhaseListSerializer(serializers.ListSerializer):
+    """Fetches the GFA breakdown of every phase on the page in one query."""
+
+    def to_representation(self, data):
+        phases = list(data.all() if hasattr(data, "all") else data)
+        selectors.attach_gfa_by_type(phases)
+        return super().to_representation(phases)
+
+
+class PhaseSerializer(VersionedModelSerializer):
+    site_area_m2 = serializers.DecimalField(
+        help_text="Sum of the site areas of the phase's parcels (surveyed, else computed).", **AREA
+    )
+    site_area_ha = serializers.SerializerMethodField()
+    gfa_m2 = serializers.DecimalField(help_text="Total planned GFA on the phase's parcels.", **AREA)
+    gfa_by_type = serializers.SerializerMethodField()
+    warnings = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Phase
+        fields = [
+            "id",
+            "campus",
+            "number",
+            "name_en",
+            "name_zh",
+            "target_area_ha",
+            "planned_start",
+            "planned_completion",
+            "capex_hkd_m",
+            "focus",
+            "status",
+            "site_area_m2",
+            "site_area_ha",
+            "gfa_m2",
+            "gfa_by_type",
+            "warnings",
+            "version",
+        ]
+        list_serializer_class = PhaseListSerializer
+
+    def to_representation(self, instance):
+        if not hasattr(instance, "gfa_by_type"):
+            selectors.attach_gfa_by_type([instance])
+        return super().to_representation(instance)
+
+    @extend_schema_field(serializers.FloatField())
+    def get_site_area_ha(self, phase) -> float:
+        return float(round(phase.site_area_m2 / Decimal(10_000), 4))
+
+    @extend_schema_field(
+        {"type": "object", "additionalProperties": {"type": "number"}, "description": "GFA m² by facility type code"}
+    )
+    def get_gfa_by_type(self, phase) -> dict:
+        return {code: float(total) for code, total in phase.gfa_by_type.items()}
+
+    @extend_schema_field(PlanWarningSerializer(many=True))
+    def get_warnings(self, phase) -> list:
+        return PlanWarningSerializer(selectors.phase_warnings(phase), many=True).data
+
+
+class ParcelSerializer(VersionedModelSerializer):
+    geometry = GeoJSONPolygonField()
+    phase_number = serializers.IntegerField(source="phase.number", read_only=True, allow_null=True)
+    computed_area_m2 = serializers.DecimalField(help_text="Area of the polygon in HK1980 Grid (EPSG:2326).", **AREA)
+    site_area_m2 = serializers.DecimalField(help_text="Surveyed area where recorded, else computed.", **AREA)
+    site_area_ha = serializers.SerializerMethodField()
+    area_difference_pct = serializers.DecimalField(
+        max_digits=10,
+        decimal_places=2,
+        coerce_to_string=False,
+        read_only=True,
+        allow_null=True,
+        help_text="Surveyed vs computed area, in % of the computed area.",
+    )
+    area_mismatch = serializers.BooleanField(read_only=True, help_text="Surveyed and computed differ by over 1 %.")
+    gfa_m2 = serializers.DecimalField(help_text="Total planned GFA on the parcel.", **AREA)
+    gfa_cap_m2 = serializers.DecimalField(help_text="Max plot ratio × site area.", **AREA)
+
+    class Meta:
+        model = Parcel
+        fields = [
+            "id",
+            "campus",
+            "phase",
+            "phase_number",
+            "code",
+            "lot_ref",
+            "geometry",
+            "computed_area_m2",
+            "surveyed_area_m2",
+            "site_area_m2",
+            "site_area_ha",
+            "area_difference_pct",
+            "area_mismatch",
+            "zoning",
+            "max_plot_ratio",
+            "max_site_coverage_pct",
+            "max_building_height_mpd",
+            "gfa_m2",
+            "gfa_cap_m2",
+            "land_status",
+            "handover_date",
+            "version",
+        ]
+        extra_kwargs = {
+            name: {"required": False, "allow_null": True}
+            for name in ("zoning", "max_plot_ratio", "max_site_coverage_pct", "max_building_height_mpd")
+        }
+
+    @extend_schema_field(serializers.FloatField())
+    def get_site_area_ha(self, parcel) -> float:
+        return float(round(parcel.site_area_m2 / Decimal(10_000), 4))
+
+    def validate(self, attrs):
+        # The campus is chosen once, when the parcel is created.
+        if self.instance is not None:
+            attrs.pop("campus", None)
+        elif "campus" not in attrs:
+            raise serializers.ValidationError({"campus": "This field is required."})
+        return attrs
+
+
+class ParcelFeaturePropertiesSerializer(serializers.ModelSerializer):
+    phase = serializers.IntegerField(source="phase.number", allow_null=True, help_text="Phase number; null = reserve.")
+    site_area_m2 = serializers.DecimalField(**AREA)
+    computed_area_m2 = serializers.DecimalField(**AREA)
+    gfa_m2 = serializers.DecimalField(**AREA)
+    max_plot_ratio = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
+
+    class Meta:
+        model = Parcel
+        fields = [
+            "id",
+            "code",
+            "phase",
+            "site_area_m2",
+            "computed_area_m2",
+            "gfa_m2",
+            "max_plot_ratio",
+            "land_status",
+            "handover_date",
+            "lot_ref",
+            "zoning",
+        ]
+
+
+class ParcelFeatureSerializer(serializers.Serializer):
+    type = serializers.ChoiceField(choices=["Feature"])
+    id = serializers.IntegerField()
+    geometry = GeoJSONPolygonField()
+    properties = ParcelFeaturePropertiesSerializer()
+
+    def to_representation(self, parcel):
+        return {
+            "type": "Feature",
+            "id": parcel.pk,
+            "geometry": parcel.geometry,
+            "properties": ParcelFeaturePropertiesSerializer(parcel).data,
+        }
+
+
+class ParcelFeatureCollectionSerializer(serializers.Serializer):
+    """RFC 7946 FeatureCollection of parcels."""
+
+    type = serializers.ChoiceField(choices=["FeatureCollection"])
+    features = ParcelFeatureSerializer(many=True)
+
+
+class FacilityTypeSerializer(VersionedModelSerializer):
+    class Meta:
+        model = FacilityType
+        fields = [
+            "id",
+            "code",
+            "name_en",
+            "name_zh",
+            "lettable",
+            "core",
+            "capacity_unit",
+            "gfa_per_capacity_m2",
+            "power_kva_per_m2",
+            "pue",
+            "water_m3_day_per_1000m2",
+            "version",
+        ]
+
+
+class FacilitySerializer(VersionedModelSerializer):
+    facility_type_code = serializers.CharField(source="facility_type.code", read_only=True)
+    parcel_code = serializers.CharField(source="parcel.code", read_only=True)
+    phase = serializers.IntegerField(source="parcel.phase_id", read_only=True, allow_null=True)
+
+    class Meta:
+        model = Facility
+        fields = [
+            "id",
+            "parcel",
+            "parcel_code",
+            "phase",
+            "facility_type",
+            "facility_type_code",
+            "name",
+            "gfa_m2",
+            "capacity",
+            "status",
+            "planned_completion",
+            "delivery_model",
+            "version",
+        ]
+
+    def validate(self, attrs):
+        if self.instance is None and "parcel" not in attrs:
+            raise serializers.ValidationError({"parcel": "This field is required."})
+        return attrs
+
+
+class UtilityCapacitySerializer(VersionedModelSerializer):
+    unit = serializers.CharField(read_only=True)
+
+    class Meta:
+        model = UtilityCapacity
+        fields = ["id", "phase", "kind", "capacity", "unit", "available_from", "status", "version"]
+
+
+class MilestoneSerializer(VersionedModelSerializer):
+    predecessors = serializers.PrimaryKeyRelatedField(many=True, queryset=Milestone.objects.all(), required=False)
+    done = serializers.SerializerMethodField()
+    overdue = serializers.SerializerMethodField(help_text="Not done and its planned date has passed.")
+
+    class Meta:
+        model = Milestone
+        fields = [
+            "id",
+            "phase",
+            "kind",
+            "title",
+            "planned_date",
+            "actual_date",
+            "predecessors",
+            "done",
+            "overdue",
+            "version",
+        ]
+
+    def get_done(self, milestone) -> bool:
+        return milestone.actual_date is not None
+
+    def get_overdue(self, milestone) -> bool:
+        return milestone.is_overdue

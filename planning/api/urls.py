@@ -1,0 +1,13 @@
+"""Routes of the planning API, registered on the project's one `/api/v1/` router."""
+
+from . import views
+
+routes = [
+    ("campuses", views.CampusViewSet, "campus"),
+    ("phases", views.PhaseViewSet, "phase"),
+    ("parcels", views.ParcelViewSet, "parcel"),
+    ("facility-types", views.FacilityTypeViewSet, "facilitytype"),
+    ("facilities", views.FacilityViewSet, "facility"),
+    ("utility-capacities", views.UtilityCapacityViewSet, "utilitycapacity"),
+    ("milestones", views.MilestoneViewSet, "milestone"),
+]

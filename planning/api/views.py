@@ -1,0 +1,152 @@
+"""Viewsets of the planning API: reads scoped by `restrict(user)`, writes through `planning.services`."""
+
+from django.db.models import Prefetch
+from drf_spectacular.utils import extend_schema
+from rest_framework import viewsets
+from rest_framework.decorators import action
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+
+from innopole.api import ServiceModelViewSetMixin
+
+from .. import filtersets, selectors, services
+from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from . import serializers
+
+
+class GeoJSONRenderer(JSONRenderer):
+    media_type = "application/geo+json"
+    format = "geojson"
+
+
+class PlanViewSet(ServiceModelViewSetMixin, viewsets.ModelViewSet):
+    """Reads are scoped to the user; after a write the object is re-read with the list's annotations."""
+
+    def get_queryset(self):
+        action = "view" if self.request.method in ("GET", "HEAD", "OPTIONS") else "change"
+        return self.base_queryset().restrict(self.request.user, action)
+
+    def base_queryset(self):
+        return self.queryset.all()
+
+    def _reread(self, serializer):
+        serializer.instance = self.base_queryset().get(pk=serializer.instance.pk)
+
+    def perform_create(self, serializer):
+        super().perform_create(serializer)
+        self._reread(serializer)
+
+    def perform_update(self, serializer):
+        super().perform_update(serializer)
+        self._reread(serializer)
+
+
+class CampusViewSet(PlanViewSet):
+    queryset = Campus.objects.all()
+    serializer_class = serializers.CampusSerializer
+    filterset_class = filtersets.CampusFilterSet
+    create_service = services.campus_create
+    update_service = services.campus_update
+    service_object_name = "campus"
+    http_method_names = ["get", "post", "put", "patch", "head", "options"]
+
+    def base_queryset(self):
+        return Campus.objects.all()
+
+    @extend_schema(responses=serializers.PlanWarningSerializer(many=True))
+    @action(detail=True, methods=["get"])
+    def warnings(self, request, pk=None):
+        """What planners should look at: phases off target, talent housing over the cap, areas to re-survey."""
+        campus = self.get_object()
+        return Response(serializers.PlanWarningSerializer(selectors.campus_warnings(campus), many=True).data)
+
+
+class PhaseViewSet(PlanViewSet):
+    serializer_class = serializers.PhaseSerializer
+    filterset_class = filtersets.PhaseFilterSet
+    ordering_fields = ["number", "planned_start", "planned_completion"]
+    create_service = services.phase_create
+    update_service = services.phase_update
+    delete_service = services.phase_delete
+    service_object_name = "phase"
+
+    def base_queryset(self):
+        return Phase.objects.with_totals()
+
+
+class ParcelViewSet(PlanViewSet):
+    serializer_class = serializers.ParcelSerializer
+    filterset_class = filtersets.ParcelFilterSet
+    ordering_fields = ["code", "handover_date"]
+    create_service = services.parcel_create
+    update_service = services.parcel_update
+    delete_service = services.parcel_delete
+    service_object_name = "parcel"
+
+    def base_queryset(self):
+        return Parcel.objects.select_related("phase").with_gfa()
+
+    @extend_schema(responses={200: serializers.ParcelFeatureCollectionSerializer})
+    @action(detail=False, methods=["get"], renderer_classes=[GeoJSONRenderer, JSONRenderer], pagination_class=None)
+    def geojson(self, request):
+        """All parcels the filters select, as one RFC 7946 FeatureCollection (WGS84)."""
+        parcels = self.filter_queryset(self.get_queryset())
+        return Response(
+            {
+                "type": "FeatureCollection",
+                "features": serializers.ParcelFeatureSerializer(parcels, many=True).data,
+            }
+        )
+
+
+class FacilityTypeViewSet(PlanViewSet):
+    queryset = FacilityType.objects.all()
+    serializer_class = serializers.FacilityTypeSerializer
+    filterset_class = filtersets.FacilityTypeFilterSet
+    create_service = services.facility_type_create
+    update_service = services.facility_type_update
+    delete_service = services.facility_type_delete
+    service_object_name = "facility_type"
+
+    def base_queryset(self):
+        return FacilityType.objects.all()
+
+
+class FacilityViewSet(PlanViewSet):
+    serializer_class = serializers.FacilitySerializer
+    filterset_class = filtersets.FacilityFilterSet
+    ordering_fields = ["name", "gfa_m2"]
+    create_service = services.facility_create
+    update_service = services.facility_update
+    delete_service = services.facility_delete
+    service_object_name = "facility"
+
+    def base_queryset(self):
+        return Facility.objects.select_related("parcel", "facility_type")
+
+
+class UtilityCapacityViewSet(PlanViewSet):
+    serializer_class = serializers.UtilityCapacitySerializer
+    filterset_class = filtersets.UtilityCapacityFilterSet
+    create_service = services.utility_capacity_create
+    update_service = services.utility_capacity_update
+    delete_service = services.utility_capacity_delete
+    service_object_name = "utility"
+
+    def base_queryset(self):
+        return UtilityCapacity.objects.select_related("phase")
+
+
+class MilestoneViewSet(PlanViewSet):
+    serializer_class = serializers.MilestoneSerializer
+    filterset_class = filtersets.MilestoneFilterSet
+    ordering_fields = ["planned_date", "actual_date"]
+    create_service = services.milestone_create
+    update_service = services.milestone_update
+    delete_service = services.milestone_delete
+    service_object_name = "milestone"
+
+    def base_queryset(self):
+        return Milestone.objects.select_related("phase").prefetch_related(
+            Prefetch("predecessors", queryset=Milestone.objects.only("id"))
+        )

@@ -1,0 +1,482 @@
+"""The planning domain: the campus, its phases and parcels, what is built on them, utilities and milestones.
+
+Models hold data and the invariants the database can enforce; every write goes through `planning.services`,
+which adds the rules that need geometry or several rows (see DESIGN §3).
+"""
+
+from decimal import Decimal
+
+from django.db import models
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
+from simple_history.models import HistoricalRecords
+
+from innopole.models import VersionedModel
+
+from .querysets import (
+    FacilityQuerySet,
+    FacilityTypeQuerySet,
+    MilestoneQuerySet,
+    ParcelQuerySet,
+    PhaseQuerySet,
+    UtilityCapacityQuerySet,
+)
+
+# A surveyed area that differs from the geometry's by more than this share is flagged for a planner to check.
+AREA_MISMATCH_TOLERANCE = Decimal("0.01")
+
+RATIO = {"max_digits": 5, "decimal_places": 2}
+PERCENT = {"max_digits": 5, "decimal_places": 2}
+AREA = {"max_digits": 12, "decimal_places": 2}
+HEIGHT = {"max_digits": 6, "decimal_places": 1}
+ASSUMPTION = {"max_digits": 10, "decimal_places": 4}
+
+
+class BilingualNameMixin(models.Model):
+    """Names stored in English and Traditional Chinese; `name` picks the one for the active language."""
+
+    name_en = models.CharField(_("name (English)"), max_length=200)
+    name_zh = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def name(self) -> str:
+        from django.utils.translation import get_language
+
+        if (get_language() or "").lower().startswith("zh") and self.name_zh:
+            return self.name_zh
+        return self.name_en
+
+
+class Campus(BilingualNameMixin, VersionedModel):
+    """The land under one plan (INNOPOLE; later other HKSTP sites) with its default development controls."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    boundary = models.JSONField(_("boundary"), help_text=_("GeoJSON Polygon in WGS84 (longitude, latitude)."))
+    land_target_ha = models.DecimalField(_("land target (ha)"), max_digits=8, decimal_places=2)
+    zoning_default = models.CharField(_("default zoning"), max_length=40, default="OU(I&T)")
+    max_plot_ratio = models.DecimalField(_("default max plot ratio"), **RATIO)
+    max_site_coverage_pct = models.DecimalField(_("default max site coverage (%)"), **PERCENT)
+    max_building_height_mpd = models.DecimalField(_("default max building height (mPD)"), **HEIGHT)
+    talent_housing_units_cap = models.PositiveIntegerField(
+        _("talent-housing unit cap"), null=True, blank=True, help_text=_("From the land grant; empty if none.")
+    )
+    notes = models.TextField(_("notes"), blank=True)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("campus")
+        verbose_name_plural = _("campuses")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(land_target_ha__gt=0),
+                name="campus_land_target_positive",
+                violation_error_message=_("The land target must be more than 0 ha."),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_plot_ratio__gte=0),
+                name="campus_plot_ratio_not_negative",
+                violation_error_message=_("The plot ratio cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_site_coverage_pct__gte=0, max_site_coverage_pct__lte=100),
+                name="campus_site_coverage_0_100",
+                violation_error_message=_("Site coverage is a percentage from 0 to 100."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Phase(BilingualNameMixin, VersionedModel):
+    """A numbered tranche of the campus, with its target area, dates, capital cost and status."""
+
+    class Status(models.TextChoices):
+        PLANNING = "planning", _("Planning")
+        LAND_HANDOVER = "land_handover", _("Land handover")
+        SITE_FORMATION = "site_formation", _("Site formation")
+        CONSTRUCTION = "construction", _("Construction")
+        OPERATION = "operation", _("Operation")
+
+    campus = models.ForeignKey(Campus, on_delete=models.PROTECT, related_name="phases", verbose_name=_("campus"))
+    number = models.PositiveSmallIntegerField(_("number"))
+    target_area_ha = models.DecimalField(_("target area (ha)"), max_digits=8, decimal_places=2)
+    planned_start = models.DateField(_("planned start"))
+    planned_completion = models.DateField(_("planned completion"))
+    capex_hkd_m = models.DecimalField(_("capital cost (HKD million)"), max_digits=12, decimal_places=1, default=0)
+    focus = models.CharField(_("focus"), max_length=300, blank=True)
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PLANNING)
+
+    history = HistoricalRecords()
+
+    objects = PhaseQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["campus", "number"]
+        verbose_name = _("phase")
+        verbose_name_plural = _("phases")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campus", "number"],
+                name="phase_number_unique_in_campus",
+                violation_error_message=_("This campus already has a phase with this number."),
+            ),
+            models.CheckConstraint(
+                condition=Q(number__gte=1),
+                name="phase_number_positive",
+                violation_error_message=_("Phase numbers start at 1."),
+            ),
+            models.CheckConstraint(
+                condition=Q(planned_completion__gte=models.F("planned_start")),
+                name="phase_completion_after_start",
+                violation_error_message=_("The planned completion cannot be before the planned start."),
+            ),
+            models.CheckConstraint(
+                condition=Q(target_area_ha__gt=0),
+                name="phase_target_area_positive",
+                violation_error_message=_("The target area must be more than 0 ha."),
+            ),
+            models.CheckConstraint(
+                condition=Q(capex_hkd_m__gte=0),
+                name="phase_capex_not_negative",
+                violation_error_message=_("The capital cost cannot be negative."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Parcel(VersionedModel):
+    """A site or lot: its polygon, development controls, land status and the phase it belongs to.
+
+    `computed_area_m2` is derived from `geometry` by the services (in HK1980 Grid) and stored so that areas can
+    be summed in SQL; `site_area_m2` is the surveyed area where one is recorded, else the computed one.
+    """
+
+    class LandStatus(models.TextChoices):
+        NOT_TRANSFERRED = "not_transferred", _("Not transferred")
+        HANDOVER_SCHEDULED = "handover_scheduled", _("Handover scheduled")
+        TRANSFERRED = "transferred", _("Transferred")
+        SITE_FORMATION = "site_formation", _("Site formation")
+        SITE_READY = "site_ready", _("Site formed / ready")
+
+    campus = models.ForeignKey(Campus, on_delete=models.PROTECT, related_name="parcels", verbose_name=_("campus"))
+    phase = models.ForeignKey(
+        Phase,
+        on_delete=models.PROTECT,
+        related_name="parcels",
+        null=True,
+        blank=True,
+        verbose_name=_("phase"),
+        help_text=_("Empty for land held in reserve."),
+    )
+    code = models.CharField(_("code"), max_length=20)
+    lot_ref = models.CharField(_("lot reference"), max_length=100, blank=True)
+    geometry = models.JSONField(_("geometry"), help_text=_("GeoJSON Polygon in WGS84 (longitude, latitude)."))
+    computed_area_m2 = models.DecimalField(_("computed area (m²)"), editable=False, **AREA)
+    surveyed_area_m2 = models.DecimalField(_("surveyed area (m²)"), null=True, blank=True, **AREA)
+    zoning = models.CharField(_("zoning"), max_length=40)
+    max_plot_ratio = models.DecimalField(_("max plot ratio"), **RATIO)
+    max_site_coverage_pct = models.DecimalField(_("max site coverage (%)"), **PERCENT)
+    max_building_height_mpd = models.DecimalField(_("max building height (mPD)"), **HEIGHT)
+    land_status = models.CharField(
+        _("land status"), max_length=20, choices=LandStatus.choices, default=LandStatus.NOT_TRANSFERRED
+    )
+    handover_date = models.DateField(_("handover date"), null=True, blank=True)
+
+    history = HistoricalRecords()
+
+    objects = ParcelQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["campus", "code"]
+        verbose_name = _("parcel")
+        verbose_name_plural = _("parcels")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campus", "code"],
+                name="parcel_code_unique_in_campus",
+                violation_error_message=_("This campus already has a parcel with this code."),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_plot_ratio__gte=0),
+                name="parcel_plot_ratio_not_negative",
+                violation_error_message=_("The plot ratio cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(max_site_coverage_pct__gte=0, max_site_coverage_pct__lte=100),
+                name="parcel_site_coverage_0_100",
+                violation_error_message=_("Site coverage is a percentage from 0 to 100."),
+            ),
+            models.CheckConstraint(
+                condition=Q(surveyed_area_m2__isnull=True) | Q(surveyed_area_m2__gt=0),
+                name="parcel_surveyed_area_positive",
+                violation_error_message=_("A surveyed area must be more than 0 m²."),
+            ),
+            models.CheckConstraint(
+                condition=Q(computed_area_m2__gt=0),
+                name="parcel_computed_area_positive",
+                violation_error_message=_("The parcel's polygon has no area."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+    @property
+    def site_area_m2(self) -> Decimal:
+        return self.surveyed_area_m2 if self.surveyed_area_m2 is not None else self.computed_area_m2
+
+    @property
+    def site_area_ha(self) -> Decimal:
+        return self.site_area_m2 / Decimal(10_000)
+
+    @property
+    def gfa_cap_m2(self) -> Decimal:
+        """The most GFA the controls allow: max plot ratio × site area."""
+        return (self.max_plot_ratio * self.site_area_m2).quantize(Decimal("0.01"))
+
+    @property
+    def area_difference_pct(self) -> Decimal | None:
+        """How far the surveyed area is from the geometry's, in % of the computed area (None without a survey)."""
+        if self.surveyed_area_m2 is None or not self.computed_area_m2:
+            return None
+        return ((self.surveyed_area_m2 - self.computed_area_m2) / self.computed_area_m2 * 100).quantize(
+            Decimal("0.01")
+        )
+
+    @property
+    def area_mismatch(self) -> bool:
+        """True when the surveyed and computed areas differ by more than 1 %."""
+        diff = self.area_difference_pct
+        return diff is not None and abs(diff) > AREA_MISMATCH_TOLERANCE * 100
+
+
+class FacilityType(BilingualNameMixin, VersionedModel):
+    """A kind of facility with its capacity unit and the planning assumptions staff can edit."""
+
+    code = models.SlugField(_("code"), max_length=40, unique=True)
+    lettable = models.BooleanField(_("lettable"), default=True, help_text=_("Whether its GFA can be let."))
+    core = models.BooleanField(_("named in the mission"), default=False)
+    capacity_unit = models.CharField(_("capacity unit"), max_length=60)
+    gfa_per_capacity_m2 = models.DecimalField(_("GFA per capacity unit (m²)"), null=True, blank=True, **ASSUMPTION)
+    power_kva_per_m2 = models.DecimalField(_("power (kVA per m² GFA)"), null=True, blank=True, **ASSUMPTION)
+    pue = models.DecimalField(
+        _("PUE"),
+        null=True,
+        blank=True,
+        help_text=_("Power usage effectiveness, for types whose demand is IT load × PUE."),
+        **ASSUMPTION,
+    )
+    water_m3_day_per_1000m2 = models.DecimalField(
+        _("water (m³/day per 1,000 m² GFA)"), null=True, blank=True, **ASSUMPTION
+    )
+
+    history = HistoricalRecords()
+
+    objects = FacilityTypeQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("facility type")
+        verbose_name_plural = _("facility types")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(power_kva_per_m2__isnull=False) | Q(pue__isnull=False),
+                name="facility_type_has_power_assumption",
+                violation_error_message=_("Give either the power per m² or the PUE."),
+            ),
+            models.CheckConstraint(
+                condition=Q(power_kva_per_m2__isnull=True) | Q(power_kva_per_m2__gte=0),
+                name="facility_type_power_not_negative",
+                violation_error_message=_("Power per m² cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(pue__isnull=True) | Q(pue__gte=1),
+                name="facility_type_pue_at_least_1",
+                violation_error_message=_("A PUE is at least 1.0."),
+            ),
+            models.CheckConstraint(
+                condition=Q(gfa_per_capacity_m2__isnull=True) | Q(gfa_per_capacity_m2__gt=0),
+                name="facility_type_gfa_per_unit_positive",
+                violation_error_message=_("GFA per capacity unit must be more than 0."),
+            ),
+            models.CheckConstraint(
+                condition=Q(water_m3_day_per_1000m2__isnull=True) | Q(water_m3_day_per_1000m2__gte=0),
+                name="facility_type_water_not_negative",
+                violation_error_message=_("Water demand cannot be negative."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class Facility(VersionedModel):
+    """A planned building, or part of one, on a parcel."""
+
+    class Status(models.TextChoices):
+        CONCEPT = "concept", _("Concept")
+        DESIGN = "design", _("Design")
+        APPROVED = "approved", _("Approved")
+        UNDER_CONSTRUCTION = "under_construction", _("Under construction")
+        COMPLETE = "complete", _("Complete")
+
+    class DeliveryModel(models.TextChoices):
+        HKSTP_FUNDED = "hkstp_funded", _("HKSTP-funded")
+        PPP = "ppp", _("Public-private partnership")
+        PARTNER_BUILT = "partner_built", _("Partner-built")
+
+    parcel = models.ForeignKey(Parcel, on_delete=models.CASCADE, related_name="facilities", verbose_name=_("parcel"))
+    facility_type = models.ForeignKey(
+        FacilityType, on_delete=models.PROTECT, related_name="facilities", verbose_name=_("facility type")
+    )
+    name = models.CharField(_("name"), max_length=200)
+    gfa_m2 = models.DecimalField(_("GFA (m²)"), **AREA)
+    capacity = models.DecimalField(
+        _("capacity"), max_digits=12, decimal_places=2, null=True, blank=True, help_text=_("In the type's unit.")
+    )
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.CONCEPT)
+    planned_completion = models.DateField(_("planned completion"), null=True, blank=True)
+    delivery_model = models.CharField(
+        _("delivery model"), max_length=20, choices=DeliveryModel.choices, default=DeliveryModel.PPP
+    )
+
+    history = HistoricalRecords()
+
+    objects = FacilityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["parcel__code", "name"]
+        verbose_name = _("facility")
+        verbose_name_plural = _("facilities")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["parcel", "name"],
+                name="facility_name_unique_on_parcel",
+                violation_error_message=_("This parcel already has a facility with this name."),
+            ),
+            models.CheckConstraint(
+                condition=Q(gfa_m2__gte=0),
+                name="facility_gfa_not_negative",
+                violation_error_message=_("GFA cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(capacity__isnull=True) | Q(capacity__gte=0),
+                name="facility_capacity_not_negative",
+                violation_error_message=_("Capacity cannot be negative."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class UtilityCapacity(VersionedModel):
+    """Supply of one utility to a phase: how much, from when, and how firm."""
+
+    class Kind(models.TextChoices):
+        POWER = "power", _("Power")
+        WATER = "water", _("Water")
+        FIBRE = "fibre", _("Fibre")
+        DISTRICT_COOLING = "district_cooling", _("District cooling")
+
+    class Status(models.TextChoices):
+        PLANNED = "planned", _("Planned")
+        COMMITTED = "committed", _("Committed")
+        COMMISSIONED = "commissioned", _("Commissioned")
+
+    # Each kind has one unit, so figures of one kind can always be added up.
+    UNITS = {
+        Kind.POWER: _("MVA"),
+        Kind.WATER: _("m³/day"),
+        Kind.FIBRE: _("diverse routes"),
+        Kind.DISTRICT_COOLING: _("RT"),
+    }
+
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="utilities", verbose_name=_("phase"))
+    kind = models.CharField(_("kind"), max_length=20, choices=Kind.choices)
+    capacity = models.DecimalField(_("capacity"), max_digits=12, decimal_places=2)
+    available_from = models.DateField(_("available from"))
+    status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PLANNED)
+
+    history = HistoricalRecords()
+
+    objects = UtilityCapacityQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["phase__number", "kind", "available_from"]
+        verbose_name = _("utility capacity")
+        verbose_name_plural = _("utility capacities")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(capacity__gte=0),
+                name="utility_capacity_not_negative",
+                violation_error_message=_("Capacity cannot be negative."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} {self.capacity} {self.unit}"
+
+    @property
+    def unit(self) -> str:
+        return str(self.UNITS[self.kind])
+
+
+class Milestone(VersionedModel):
+    """A dated step of a phase's delivery; `predecessors` must be done first (no cycles)."""
+
+    class Kind(models.TextChoices):
+        SITE_HANDOVER = "site_handover", _("Site handover")
+        MASTER_LAYOUT_CONSENT = "master_layout_consent", _("Master layout plan consent")
+        BUILDING_PLANS_APPROVAL = "building_plans_approval", _("Building plans approval")
+        CONSTRUCTION_START = "construction_start", _("Construction start")
+        OCCUPATION_PERMIT = "occupation_permit", _("Occupation permit")
+        OTHER = "other", _("Other")
+
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="milestones", verbose_name=_("phase"))
+    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
+    title = models.CharField(_("title"), max_length=200, blank=True, help_text=_("Required for kind 'other'."))
+    planned_date = models.DateField(_("planned date"))
+    actual_date = models.DateField(_("actual date"), null=True, blank=True)
+    predecessors = models.ManyToManyField(
+        "self", symmetrical=False, related_name="successors", blank=True, verbose_name=_("predecessors")
+    )
+
+    history = HistoricalRecords(m2m_fields=[predecessors])
+
+    objects = MilestoneQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["phase__number", "planned_date", "id"]
+        verbose_name = _("milestone")
+        verbose_name_plural = _("milestones")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["phase", "kind"],
+                condition=~Q(kind="other"),
+                name="milestone_kind_unique_in_phase",
+                violation_error_message=_("This phase already has a milestone of this kind."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(kind="other") | ~Q(title=""),
+                name="milestone_other_has_title",
+                violation_error_message=_("A milestone of kind 'other' needs a title."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.title or str(self.get_kind_display())
+
+    @property
+    def is_overdue(self) -> bool:
+        """Not done, and its planned date has passed (see MilestoneQuerySet.overdue)."""
+        return self.actual_date is None and self.planned_date < timezone.localdate()

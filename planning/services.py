@@ -1,0 +1,522 @@
+"""Every write to planning data. One function per change, keyword-only, in one transaction.
+
+Each service validates the row (`full_clean`, which includes the named database constraints) and the domain rules
+of DESIGN §3 that span rows or need geometry, saves only what changed, and records who changed it (the history
+row). Rules that look at several rows (overlaps, totals, GFA caps) run while the row they hang on is locked
+(`select_for_update`), so two planners saving at once cannot together break a rule each would pass alone.
+
+A refusal is a `django.core.exceptions.ValidationError` keyed by field, whose message names the rule and the
+numbers; an edit based on a stale version raises `innopole.services.ConflictError`.
+"""
+
+from collections.abc import Iterable
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
+
+from . import geometry
+from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+
+# The campus's parcels may exceed its land target by this share at most (survey tolerance).
+CAMPUS_TOTAL_TOLERANCE = Decimal("0.01")
+
+
+def fmt_m2(value: Decimal | float) -> str:
+    return _("%(value)s m²") % {"value": f"{Decimal(value):,.0f}"}
+
+
+def fmt_ratio(value: Decimal) -> str:
+    """5 → '5.0', 5.50 → '5.5', 4.25 → '4.25'."""
+    text = f"{Decimal(value).normalize():f}"
+    return text if "." in text else f"{text}.0"
+
+
+def _clean(instance, *, exclude: Iterable[str] = ()) -> None:
+    instance.full_clean(exclude=list(exclude))
+
+
+# --- campus -----------------------------------------------------------------------------------------------------
+
+CAMPUS_FIELDS = {
+    "code",
+    "name_en",
+    "name_zh",
+    "boundary",
+    "land_target_ha",
+    "zoning_default",
+    "max_plot_ratio",
+    "max_site_coverage_pct",
+    "max_building_height_mpd",
+    "talent_housing_units_cap",
+    "notes",
+}
+
+
+def _check_campus(campus: Campus) -> None:
+    try:
+        boundary = geometry.parse_polygon(campus.boundary)
+    except ValidationError as error:
+        raise ValidationError({"boundary": error.messages}) from None
+    if campus.pk is None:
+        return
+    errors: dict[str, list[str]] = {}
+    outside = [
+        parcel.code
+        for parcel in campus.parcels.only("code", "geometry")
+        if geometry.area_outside_m2(geometry.parse_polygon(parcel.geometry), boundary) > geometry.TOLERANCE_M2
+    ]
+    if outside:
+        errors["boundary"] = [
+            _("The new boundary leaves parcels outside it: %(codes)s.") % {"codes": ", ".join(sorted(outside))}
+        ]
+    total = campus.parcels.total_site_area_m2()
+    limit = campus.land_target_ha * 10_000 * (1 + CAMPUS_TOTAL_TOLERANCE)
+    if total > limit:
+        errors["land_target_ha"] = [
+            _("The campus's parcels total %(total)s, more than this land target + 1 %% (%(limit)s).")
+            % {"total": fmt_m2(total), "limit": fmt_m2(limit)}
+        ]
+    if errors:
+        raise ValidationError(errors)
+
+
+@transaction.atomic
+def campus_create(*, actor, **fields: Any) -> Campus:
+    campus = Campus()
+    apply_changes(campus, fields, editable=CAMPUS_FIELDS)
+    _clean(campus)
+    _check_campus(campus)
+    return save_audited(campus, actor=actor)
+
+
+@transaction.atomic
+def campus_update(*, campus: Campus, actor, expected_version: int | None = None, **changes: Any) -> Campus:
+    campus = lock_for_update(campus, expected_version=expected_version)
+    changed = apply_changes(campus, changes, editable=CAMPUS_FIELDS)
+    if not changed:
+        return campus
+    _clean(campus)
+    _check_campus(campus)
+    return save_audited(campus, actor=actor, update_fields=changed)
+
+
+# --- phase ------------------------------------------------------------------------------------------------------
+
+PHASE_FIELDS = {
+    "campus",
+    "number",
+    "name_en",
+    "name_zh",
+    "target_area_ha",
+    "planned_start",
+    "planned_completion",
+    "capex_hkd_m",
+    "focus",
+    "status",
+}
+
+
+@transaction.atomic
+def phase_create(*, actor, **fields: Any) -> Phase:
+    phase = Phase()
+    apply_changes(phase, fields, editable=PHASE_FIELDS)
+    _clean(phase)
+    return save_audited(phase, actor=actor)
+
+
+@transaction.atomic
+def phase_update(*, phase: Phase, actor, expected_version: int | None = None, **changes: Any) -> Phase:
+    phase = lock_for_update(phase, expected_version=expected_version)
+    if "campus" in changes and changes["campus"] != phase.campus and phase.parcels.exists():
+        raise ValidationError({"campus": _("A phase with parcels cannot move to another campus.")})
+    changed = apply_changes(phase, changes, editable=PHASE_FIELDS)
+    if not changed:
+        return phase
+    _clean(phase)
+    return save_audited(phase, actor=actor, update_fields=changed)
+
+
+@transaction.atomic
+def phase_delete(*, phase: Phase, actor) -> None:
+    phase = lock_for_update(phase)
+    count = phase.parcels.count()
+    if count:
+        raise ValidationError(
+            _("%(phase)s still has %(count)s parcel(s); move them to another phase or to the reserve first.")
+            % {"phase": phase.name_en, "count": count}
+        )
+    delete_audited(phase, actor=actor)
+
+
+# --- parcel -----------------------------------------------------------------------------------------------------
+
+PARCEL_FIELDS = {
+    "campus",
+    "phase",
+    "code",
+    "lot_ref",
+    "geometry",
+    "surveyed_area_m2",
+    "zoning",
+    "max_plot_ratio",
+    "max_site_coverage_pct",
+    "max_building_height_mpd",
+    "land_status",
+    "handover_date",
+}
+# Controls a new parcel takes from its campus when none are given.
+CAMPUS_DEFAULTS = {
+    "zoning": "zoning_default",
+    "max_plot_ratio": "max_plot_ratio",
+    "max_site_coverage_pct": "max_site_coverage_pct",
+    "max_building_height_mpd": "max_building_height_mpd",
+}
+
+
+def _parcel_polygon(parcel: Parcel):
+    """Validate the geometry and refresh `computed_area_m2` from it."""
+    try:
+        polygon = geometry.parse_polygon(parcel.geometry)
+    except ValidationError as error:
+        raise ValidationError({"geometry": error.messages}) from None
+    parcel.geometry = {"type": "Polygon", "coordinates": parcel.geometry["coordinates"]}
+    parcel.computed_area_m2 = geometry.area_m2(polygon)
+    return polygon
+
+
+def _check_parcel_in_plan(parcel: Parcel, polygon) -> None:
+    """The rules that compare a parcel with its campus and the other parcels. The campus row is locked."""
+    campus = parcel.campus
+    errors: dict[str, list[str]] = {}
+    if parcel.phase_id is not None and parcel.phase.campus_id != campus.pk:
+        errors["phase"] = [_("This phase belongs to another campus.")]
+
+    boundary = geometry.parse_polygon(campus.boundary)
+    outside = geometry.area_outside_m2(polygon, boundary)
+    if outside > geometry.TOLERANCE_M2:
+        errors.setdefault("geometry", []).append(
+            _("The parcel extends %(area)s beyond the boundary of %(campus)s.")
+            % {"area": fmt_m2(outside), "campus": campus.name_en}
+        )
+
+    others = Parcel.objects.filter(campus=campus).exclude(pk=parcel.pk).only("code", "geometry")
+    for other in others:
+        other_polygon = geometry.parse_polygon(other.geometry)
+        if not polygon.intersects(other_polygon):
+            continue
+        shared = geometry.overlap_m2(polygon, other_polygon)
+        if shared > geometry.TOLERANCE_M2:
+            errors.setdefault("geometry", []).append(
+                _("The parcel overlaps parcel %(code)s by %(area)s.") % {"code": other.code, "area": fmt_m2(shared)}
+            )
+
+    total = others.total_site_area_m2() + parcel.site_area_m2
+    target = campus.land_target_ha * 10_000
+    limit = target * (1 + CAMPUS_TOTAL_TOLERANCE)
+    if total > limit:
+        field = "surveyed_area_m2" if parcel.surveyed_area_m2 is not None else "geometry"
+        errors.setdefault(field, []).append(
+            _(
+                "The campus's parcels would total %(total)s, more than its land target of %(target)s + 1 %% "
+                "(%(limit)s)."
+            )
+            % {"total": fmt_m2(total), "target": fmt_m2(target), "limit": fmt_m2(limit)}
+        )
+
+    if parcel.pk is not None:
+        gfa = parcel.facilities.aggregate(total=Sum("gfa_m2"))["total"] or Decimal(0)
+        if gfa > parcel.gfa_cap_m2:
+            errors.setdefault("max_plot_ratio", []).append(_gfa_cap_message(parcel, gfa))
+    if errors:
+        raise ValidationError(errors)
+
+
+def _gfa_cap_message(parcel: Parcel, gfa: Decimal) -> str:
+    return _("GFA %(gfa)s exceeds the cap of %(cap)s (plot ratio %(ratio)s × %(area)s).") % {
+        "gfa": fmt_m2(gfa),
+        "cap": fmt_m2(parcel.gfa_cap_m2),
+        "ratio": fmt_ratio(parcel.max_plot_ratio),
+        "area": fmt_m2(parcel.site_area_m2),
+    }
+
+
+@transaction.atomic
+def parcel_create(*, actor, campus: Campus, **fields: Any) -> Parcel:
+    """Add a parcel to a campus. Controls not given are taken from the campus defaults."""
+    campus = lock_for_update(campus)
+    parcel = Parcel(campus=campus)
+    for field, default in CAMPUS_DEFAULTS.items():
+        if fields.get(field) is None:
+            fields[field] = getattr(campus, default)
+    apply_changes(parcel, fields, editable=PARCEL_FIELDS - {"campus"})
+    polygon = _parcel_polygon(parcel)
+    _clean(parcel)
+    _check_parcel_in_plan(parcel, polygon)
+    return save_audited(parcel, actor=actor)
+
+
+@transaction.atomic
+def parcel_update(*, parcel: Parcel, actor, expected_version: int | None = None, **changes: Any) -> Parcel:
+    if "campus" in changes and changes["campus"] != parcel.campus:
+        raise ValidationError({"campus": _("A parcel cannot move to another campus; create it there instead.")})
+    changes.pop("campus", None)
+    lock_for_update(parcel.campus)
+    parcel = lock_for_update(parcel, expected_version=expected_version)
+    changed = apply_changes(parcel, changes, editable=PARCEL_FIELDS)
+    if not changed:
+        return parcel
+    polygon = _parcel_polygon(parcel)
+    if "geometry" in changed:
+        changed.append("computed_area_m2")
+    _clean(parcel)
+    _check_parcel_in_plan(parcel, polygon)
+    return save_audited(parcel, actor=actor, update_fields=changed)
+
+
+@transaction.atomic
+def parcel_delete(*, parcel: Parcel, actor) -> None:
+    """Remove a parcel and the facilities planned on it."""
+    parcel = lock_for_update(parcel)
+    for facility in parcel.facilities.all():
+        delete_audited(facility, actor=actor, reason=_("Parcel %(code)s deleted") % {"code": parcel.code})
+    delete_audited(parcel, actor=actor)
+
+
+# --- facility type ----------------------------------------------------------------------------------------------
+
+FACILITY_TYPE_FIELDS = {
+    "code",
+    "name_en",
+    "name_zh",
+    "lettable",
+    "core",
+    "capacity_unit",
+    "gfa_per_capacity_m2",
+    "power_kva_per_m2",
+    "pue",
+    "water_m3_day_per_1000m2",
+}
+
+
+@transaction.atomic
+def facility_type_create(*, actor, **fields: Any) -> FacilityType:
+    facility_type = FacilityType()
+    apply_changes(facility_type, fields, editable=FACILITY_TYPE_FIELDS)
+    _clean(facility_type)
+    return save_audited(facility_type, actor=actor)
+
+
+@transaction.atomic
+def facility_type_update(
+    *, facility_type: FacilityType, actor, expected_version: int | None = None, **changes: Any
+) -> FacilityType:
+    facility_type = lock_for_update(facility_type, expected_version=expected_version)
+    changed = apply_changes(facility_type, changes, editable=FACILITY_TYPE_FIELDS)
+    if not changed:
+        return facility_type
+    _clean(facility_type)
+    return save_audited(facility_type, actor=actor, update_fields=changed)
+
+
+@transaction.atomic
+def facility_type_delete(*, facility_type: FacilityType, actor) -> None:
+    facility_type = lock_for_update(facility_type)
+    count = facility_type.facilities.count()
+    if count:
+        raise ValidationError(
+            _("%(type)s is used by %(count)s facilities; change their type first.")
+            % {"type": facility_type.name_en, "count": count}
+        )
+    delete_audited(facility_type, actor=actor)
+
+
+# --- facility ---------------------------------------------------------------------------------------------------
+
+FACILITY_FIELDS = {
+    "parcel",
+    "facility_type",
+    "name",
+    "gfa_m2",
+    "capacity",
+    "status",
+    "planned_completion",
+    "delivery_model",
+}
+
+
+def _check_gfa_cap(facility: Facility) -> None:
+    """The parcel's facilities, this one included, stay within max plot ratio × site area. Parcel is locked."""
+    parcel = facility.parcel
+    others = parcel.facilities.exclude(pk=facility.pk).aggregate(total=Sum("gfa_m2"))["total"] or Decimal(0)
+    total = others + facility.gfa_m2
+    if total > parcel.gfa_cap_m2:
+        raise ValidationError(
+            {
+                "gfa_m2": _("Parcel %(code)s: %(message)s")
+                % {"code": parcel.code, "message": _gfa_cap_message(parcel, total)}
+            }
+        )
+
+
+@transaction.atomic
+def facility_create(*, actor, parcel: Parcel, **fields: Any) -> Facility:
+    parcel = lock_for_update(parcel)
+    facility = Facility(parcel=parcel)
+    apply_changes(facility, fields, editable=FACILITY_FIELDS - {"parcel"})
+    _clean(facility)
+    _check_gfa_cap(facility)
+    return save_audited(facility, actor=actor)
+
+
+@transaction.atomic
+def facility_update(*, facility: Facility, actor, expected_version: int | None = None, **changes: Any) -> Facility:
+    # Lock every parcel the facility touches (old and new), in id order so two moves cannot deadlock.
+    parcel_ids = sorted({facility.parcel_id, getattr(changes.get("parcel"), "pk", facility.parcel_id)})
+    list(Parcel.objects.select_for_update().filter(pk__in=parcel_ids).order_by("pk").values_list("pk", flat=True))
+    facility = lock_for_update(facility, expected_version=expected_version)
+    changed = apply_changes(facility, changes, editable=FACILITY_FIELDS)
+    if not changed:
+        return facility
+    _clean(facility)
+    _check_gfa_cap(facility)
+    return save_audited(facility, actor=actor, update_fields=changed)
+
+
+@transaction.atomic
+def facility_delete(*, facility: Facility, actor) -> None:
+    facility = lock_for_update(facility)
+    delete_audited(facility, actor=actor)
+
+
+# --- utility capacity -------------------------------------------------------------------------------------------
+
+UTILITY_FIELDS = {"phase", "kind", "capacity", "available_from", "status"}
+
+
+@transaction.atomic
+def utility_capacity_create(*, actor, **fields: Any) -> UtilityCapacity:
+    utility = UtilityCapacity()
+    apply_changes(utility, fields, editable=UTILITY_FIELDS)
+    _clean(utility)
+    return save_audited(utility, actor=actor)
+
+
+@transaction.atomic
+def utility_capacity_update(
+    *, utility: UtilityCapacity, actor, expected_version: int | None = None, **changes: Any
+) -> UtilityCapacity:
+    utility = lock_for_update(utility, expected_version=expected_version)
+    changed = apply_changes(utility, changes, editable=UTILITY_FIELDS)
+    if not changed:
+        return utility
+    _clean(utility)
+    return save_audited(utility, actor=actor, update_fields=changed)
+
+
+@transaction.atomic
+def utility_capacity_delete(*, utility: UtilityCapacity, actor) -> None:
+    utility = lock_for_update(utility)
+    delete_audited(utility, actor=actor)
+
+
+# --- milestone --------------------------------------------------------------------------------------------------
+
+MILESTONE_FIELDS = {"phase", "kind", "title", "planned_date", "actual_date"}
+
+
+def _check_predecessors(milestone: Milestone, predecessors: list[Milestone]) -> None:
+    """Predecessors belong to the same campus, and following them never leads back to the milestone."""
+    errors = []
+    campus_id = milestone.phase.campus_id
+    for predecessor in predecessors:
+        if milestone.pk is not None and predecessor.pk == milestone.pk:
+            errors.append(_("A milestone cannot be its own predecessor."))
+        elif predecessor.phase.campus_id != campus_id:
+            errors.append(_("%(name)s belongs to another campus.") % {"name": predecessor})
+    if errors:
+        raise ValidationError({"predecessors": errors})
+    if milestone.pk is None:
+        return  # a new milestone has no successors, so it cannot close a cycle
+    # Walk backwards from the proposed predecessors over the whole campus's dependency graph (one query).
+    edges: dict[int, list[int]] = {}
+    through = Milestone.predecessors.through.objects.filter(from_milestone__phase__campus_id=campus_id)
+    for successor_id, predecessor_id in through.values_list("from_milestone_id", "to_milestone_id"):
+        edges.setdefault(successor_id, []).append(predecessor_id)
+    edges[milestone.pk] = [p.pk for p in predecessors]
+    parents: dict[int, int | None] = {p.pk: None for p in predecessors}
+    stack = [p.pk for p in predecessors]
+    while stack:
+        current = stack.pop()
+        for predecessor_id in edges.get(current, []):
+            if predecessor_id == milestone.pk:
+                chain = [current]
+                while parents[chain[-1]] is not None:
+                    chain.append(parents[chain[-1]])
+                names = {m.pk: str(m) for m in Milestone.objects.filter(pk__in=chain)}
+                path = " → ".join([str(milestone), *[names[pk] for pk in reversed(chain)], str(milestone)])
+                raise ValidationError(
+                    {"predecessors": _("These predecessors would make a cycle: %(path)s.") % {"path": path}}
+                )
+            if predecessor_id not in parents:
+                parents[predecessor_id] = current
+                stack.append(predecessor_id)
+
+
+def _set_predecessors(milestone: Milestone, predecessors: list[Milestone] | None, actor) -> None:
+    if predecessors is None:
+        return
+    milestone._history_user = actor
+    milestone.predecessors.set(predecessors)
+
+
+@transaction.atomic
+def milestone_create(*, actor, predecessors: list[Milestone] | None = None, **fields: Any) -> Milestone:
+    milestone = Milestone()
+    apply_changes(milestone, fields, editable=MILESTONE_FIELDS)
+    _clean(milestone)
+    if predecessors:
+        lock_for_update(milestone.phase.campus)
+        _check_predecessors(milestone, list(predecessors))
+    save_audited(milestone, actor=actor)
+    _set_predecessors(milestone, predecessors, actor)
+    return milestone
+
+
+@transaction.atomic
+def milestone_update(
+    *,
+    milestone: Milestone,
+    actor,
+    expected_version: int | None = None,
+    predecessors: list[Milestone] | None = None,
+    **changes: Any,
+) -> Milestone:
+    # The campus lock serialises dependency edits, so two concurrent edits cannot close a cycle between them.
+    lock_for_update(milestone.phase.campus)
+    milestone = lock_for_update(milestone, expected_version=expected_version)
+    changed = apply_changes(milestone, changes, editable=MILESTONE_FIELDS)
+    if changed:
+        _clean(milestone)
+    if predecessors is not None:
+        predecessors = list(predecessors)
+        _check_predecessors(milestone, predecessors)
+        if {p.pk for p in predecessors} != set(milestone.predecessors.values_list("pk", flat=True)):
+            changed.append("predecessors")
+    if not changed:
+        return milestone
+    # A change of predecessors alone still counts as an edit of the milestone (new version, history row).
+    save_audited(milestone, actor=actor, update_fields=[n for n in changed if n != "predecessors"] or ["updated"])
+    _set_predecessors(milestone, predecessors, actor)
+    return milestone
+
+
+@transaction.atomic
+def milestone_delete(*, milestone: Milestone, actor) -> None:
+    milestone = lock_for_update(milestone)
+    delete_audited(milestone, actor=actor)

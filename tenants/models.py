@@ -1,0 +1,1 @@
+"""Tenants and space allocations (the partners and tenants issue fills this app)."""
