@@ -80,4 +80,3 @@ class ServiceModelViewSetMixin:
 
     def perform_destroy(self, instance):
         type(self).delete_service(**{self.service_object_name: instance}, actor=self.request.user)
-

@@ -33,11 +33,7 @@ def lock_for_update(instance: M, *, expected_version: int | None = None) -> M:
     Returns the locked, fresh row. Raises ConflictError when `expected_version` is given and differs.
     """
     fresh = type(instance)._default_manager.select_for_update().get(pk=instance.pk)
-    if (
-        expected_version is not None
-        and isinstance(fresh, VersionedModel)
-        and fresh.version != expected_version
-    ):
+    if expected_version is not None and isinstance(fresh, VersionedModel) and fresh.version != expected_version:
         raise ConflictError(current_version=fresh.version, expected_version=expected_version)
     return fresh
 

@@ -1,5 +1,6 @@
 """Project-level views: where `/` sends each role, and the health check."""
 
+from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
 from django.db import connection
 from django.http import JsonResponse
@@ -30,10 +31,10 @@ def _database_state() -> dict:
 
 
 def _broker_state() -> dict:
-    if celery_app.conf.task_always_eager:
+    if not settings.CELERY_BROKER_URL:
         return {"status": "not_configured", "detail": "Tasks run in-process (no broker URL set)."}
     try:
-        with celery_app.connection_for_write() as conn:
+        with celery_app.connection_for_write(url=settings.CELERY_BROKER_URL) as conn:
             conn.ensure_connection(max_retries=1, timeout=2)
     except Exception as error:  # kombu raises several families of errors for an unreachable broker
         return {"status": "error", "detail": error.__class__.__name__}

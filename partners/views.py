@@ -1,4 +1,4 @@
-"""The partner portal. Until the partners issue fills it, it shows the campus phases partners can express interest in."""
+"""The partner portal. Until the partners issue fills it, it shows the phases partners can express interest in."""
 
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _

@@ -15,6 +15,7 @@ from simple_history.models import HistoricalRecords
 from innopole.models import VersionedModel
 
 from .querysets import (
+    CampusQuerySet,
     FacilityQuerySet,
     FacilityTypeQuerySet,
     MilestoneQuerySet,
@@ -67,6 +68,8 @@ class Campus(BilingualNameMixin, VersionedModel):
     notes = models.TextField(_("notes"), blank=True)
 
     history = HistoricalRecords()
+
+    objects = CampusQuerySet.as_manager()
 
     class Meta:
         ordering = ["code"]
@@ -248,9 +251,7 @@ class Parcel(VersionedModel):
         """How far the surveyed area is from the geometry's, in % of the computed area (None without a survey)."""
         if self.surveyed_area_m2 is None or not self.computed_area_m2:
             return None
-        return ((self.surveyed_area_m2 - self.computed_area_m2) / self.computed_area_m2 * 100).quantize(
-            Decimal("0.01")
-        )
+        return ((self.surveyed_area_m2 - self.computed_area_m2) / self.computed_area_m2 * 100).quantize(Decimal("0.01"))
 
     @property
     def area_mismatch(self) -> bool:

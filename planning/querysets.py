@@ -35,6 +35,10 @@ class PlanQuerySet(models.QuerySet):
         return self
 
 
+class CampusQuerySet(PlanQuerySet):
+    pass
+
+
 class PhaseQuerySet(PlanQuerySet):
     def with_site_area(self) -> "PhaseQuerySet":
         from .models import Parcel

@@ -222,10 +222,7 @@ def _check_parcel_in_plan(parcel: Parcel, polygon) -> None:
     if total > limit:
         field = "surveyed_area_m2" if parcel.surveyed_area_m2 is not None else "geometry"
         errors.setdefault(field, []).append(
-            _(
-                "The campus's parcels would total %(total)s, more than its land target of %(target)s + 1 %% "
-                "(%(limit)s)."
-            )
+            _("The campus's parcels would total %(total)s, more than its land target of %(target)s + 1 %% (%(limit)s).")
             % {"total": fmt_m2(total), "target": fmt_m2(target), "limit": fmt_m2(limit)}
         )
 
@@ -459,9 +456,15 @@ def _check_predecessors(milestone: Milestone, predecessors: list[Milestone]) -> 
                 while parents[chain[-1]] is not None:
                     chain.append(parents[chain[-1]])
                 names = {m.pk: str(m) for m in Milestone.objects.filter(pk__in=chain)}
-                path = " → ".join([str(milestone), *[names[pk] for pk in reversed(chain)], str(milestone)])
+                # In order of precedence: each milestone must be done before the next.
+                path = " → ".join([str(milestone), *[names[pk] for pk in chain], str(milestone)])
                 raise ValidationError(
-                    {"predecessors": _("These predecessors would make a cycle: %(path)s.") % {"path": path}}
+                    {
+                        "predecessors": _(
+                            "These predecessors would make a cycle: %(path)s (each must be done before the next)."
+                        )
+                        % {"path": path}
+                    }
                 )
             if predecessor_id not in parents:
                 parents[predecessor_id] = current

@@ -39,11 +39,17 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser):
         parser.add_argument("--force", action="store_true", help="Run even with DEBUG off (not for production).")
+        parser.add_argument(
+            "--if-empty", action="store_true", help="Do nothing when the database already holds a campus."
+        )
         parser.add_argument("--path", default=str(settings.DEMO_DATA_PATH), help="The demo data file.")
 
     def handle(self, *args, **options):
         if not settings.DEBUG and not options["force"]:
             raise CommandError("DEBUG is off: this looks like a real deployment. Use --force to load demo data anyway.")
+        if options["if_empty"] and Campus.objects.exists():
+            self.stdout.write("The database already holds a campus: demo data not loaded (--if-empty).")
+            return
         path = Path(options["path"])
         try:
             data = json.loads(path.read_text(encoding="utf-8"))

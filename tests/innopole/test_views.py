@@ -1,0 +1,133 @@
+"""Sign-in, where `/` sends each role, role pages, the language switch, and query counts on pages."""
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from tests.factories import ParcelFactory, PhaseFactory, grid_square
+
+pytestmark = pytest.mark.django_db
+
+
+def sign_in(client, user):
+    client.force_login(user)
+    return client
+
+
+class TestSignIn:
+    def test_anonymous_users_reach_only_the_public_pages(self, client):
+        for url in ["/", "/plan/", "/dashboard/", "/portal/"]:
+            response = client.get(url)
+            assert response.status_code == 302, url
+            assert response["Location"].startswith("/accounts/login/?next="), url
+        assert client.get("/admin/").status_code == 302
+        assert client.get("/accounts/login/").status_code == 200
+        assert client.get("/healthz").status_code == 200
+        assert client.get("/api/schema/").status_code == 200
+        assert client.get("/api/docs/").status_code == 200
+
+    def test_sign_in_honours_next(self, client, planner):
+        response = client.post(
+            "/accounts/login/", {"username": "planner-t", "password": "secret-pass-123", "next": "/dashboard/"}
+        )
+        assert response.status_code == 302 and response["Location"] == "/dashboard/"
+
+    def test_sign_in_refuses_an_outside_next(self, client, planner):
+        response = client.post(
+            "/accounts/login/",
+            {"username": "planner-t", "password": "secret-pass-123", "next": "https://evil.example/"},
+        )
+        assert response["Location"] == "/"
+
+    def test_wrong_password_shows_an_error_and_keeps_the_username(self, client, planner):
+        response = client.post("/accounts/login/", {"username": "planner-t", "password": "nope"})
+        assert response.status_code == 200
+        content = response.content.decode()
+        assert "Please enter a correct username and password" in content
+        assert 'value="planner-t"' in content
+
+    def test_sign_out(self, client, planner):
+        sign_in(client, planner)
+        response = client.post("/accounts/logout/")
+        assert response.status_code == 302
+        assert client.get("/plan/").status_code == 302
+
+
+class TestRoleHomes:
+    @pytest.mark.parametrize(
+        ("role", "home"),
+        [("planner", "/plan/"), ("executive", "/dashboard/"), ("staff", "/admin/"), ("partner", "/portal/")],
+    )
+    def test_root_sends_each_role_to_its_place(self, client, users, role, home):
+        sign_in(client, users[role])
+        response = client.get("/")
+        assert response.status_code == 302 and response["Location"] == home
+        assert client.get(home).status_code == 200
+
+    @pytest.mark.parametrize(
+        ("role", "url"),
+        [
+            ("partner", "/plan/"),
+            ("partner", "/dashboard/"),
+            ("executive", "/plan/"),
+            ("planner", "/portal/"),
+            ("executive", "/portal/"),
+        ],
+    )
+    def test_other_roles_pages_are_forbidden(self, client, users, role, url):
+        sign_in(client, users[role])
+        response = client.get(url)
+        assert response.status_code == 403
+        assert "Your role does not give access to this page." in response.content.decode()
+
+    def test_navigation_shows_the_role_s_places_and_the_user(self, client, planner):
+        sign_in(client, planner)
+        content = client.get("/plan/").content.decode()
+        assert 'href="/plan/" aria-current="page"' in content
+        assert 'href="/dashboard/"' in content
+        assert 'href="/portal/"' not in content and 'href="/admin/"' not in content
+        assert "Signed in as planner-t" in content
+
+
+class TestPages:
+    def test_plan_page_lists_phases_with_totals_and_warnings(self, client, planner):
+        phase = PhaseFactory(number=1, name_en="Phase 1", target_area_ha=3)  # one 1 ha parcel: -66.7 %
+        ParcelFactory(phase=phase)
+        sign_in(client, planner)
+
+        content = client.get("/plan/").content.decode()
+
+        assert "Phase 1" in content
+        assert "1.00" in content  # parcels in ha
+        assert "-66.7 %" in content
+
+    def test_page_queries_do_not_grow_with_the_phases(self, client, planner):
+        sign_in(client, planner)
+        campus = PhaseFactory(number=1).campus
+        with CaptureQueriesContext(connection) as few:
+            client.get("/plan/")
+        for number in range(2, 8):
+            ParcelFactory(phase=PhaseFactory(campus=campus, number=number), geometry=grid_square(number))
+        with CaptureQueriesContext(connection) as many:
+            response = client.get("/plan/")
+        assert response.status_code == 200
+        assert len(many) == len(few) <= 6
+
+    def test_language_switch_shows_chinese(self, client, planner):
+        PhaseFactory(number=1, name_en="Phase 1", name_zh="第一期")
+        sign_in(client, planner)
+        response = client.post("/i18n/setlang/", {"language": "zh-hant", "next": "/plan/"})
+        assert response.status_code == 302
+
+        content = client.get("/plan/").content.decode()
+
+        assert '<html lang="zh-hant">' in content
+        assert "第一期" in content
+        assert "登出" in content  # "Sign out"
+
+    def test_security_headers(self, client, planner):
+        sign_in(client, planner)
+        response = client.get("/plan/")
+        assert "default-src 'self'" in response["Content-Security-Policy"]
+        assert response["X-Frame-Options"] == "DENY"
+        assert response["X-Content-Type-Options"] == "nosniff"

@@ -1,0 +1,101 @@
+"""seed_demo: the demo campus as DESIGN and data/README describe it, loaded idempotently."""
+
+import io
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core.management import CommandError, call_command
+
+from planning import selectors
+from planning.models import Campus, Facility, Milestone, Parcel, Phase, UtilityCapacity
+
+pytestmark = pytest.mark.django_db
+
+
+def test_demo_campus_figures(demo):
+    assert Phase.objects.filter(campus=demo).count() == 4
+    assert Parcel.objects.filter(campus=demo).count() == 18
+    assert Facility.objects.count() == 26
+    assert UtilityCapacity.objects.count() == 9
+    assert Milestone.objects.count() == 20
+
+    # Computed in HK1980 Grid, the parcels sum to 20 ha (phase 1: 2.5 ha), within 1 m² per parcel.
+    computed = sum(p.computed_area_m2 for p in Parcel.objects.all())
+    assert abs(computed - 200_000) <= 18
+    phase_one = Phase.objects.with_totals().get(campus=demo, number=1)
+    assert phase_one.site_area_m2 == Decimal("25000")
+    assert abs(sum(p.computed_area_m2 for p in phase_one.parcels.all()) - 25_000) <= 4
+
+    # Every parcel's GFA sits at (not above) its plot-ratio cap on the surveyed area.
+    for parcel in Parcel.objects.with_gfa():
+        assert parcel.gfa_m2 <= parcel.gfa_cap_m2, parcel.code
+    assert Parcel.objects.with_gfa().get(code="P1-A").gfa_m2 == Decimal("45000")
+
+
+def test_demo_warnings_name_the_talent_housing_cap(demo):
+    warnings = {w.code: w for w in selectors.campus_warnings(demo)}
+    assert "1,800 units" in warnings["talent_housing_over_cap"].message
+    assert "1,500 units" in warnings["talent_housing_over_cap"].message
+    assert "phase_area_off_target" not in warnings
+    assert "parcel_area_mismatch" not in warnings
+
+
+def test_milestones_chain_on_the_previous_one(demo):
+    phase_one = Phase.objects.get(campus=demo, number=1)
+    consent = Milestone.objects.get(phase=phase_one, kind="master_layout_consent")
+    assert [m.kind for m in consent.predecessors.all()] == ["site_handover"]
+    assert not Milestone.objects.get(phase=phase_one, kind="site_handover").predecessors.exists()
+
+
+def test_second_run_changes_nothing(demo):
+    def history_rows():
+        return sum(model.history.count() for model in (Campus, Phase, Parcel, Facility, UtilityCapacity, Milestone))
+
+    before = history_rows()
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert history_rows() == before
+    assert "89 unchanged" in out.getvalue()
+
+
+def test_demo_users_get_roles_and_the_demo_password(demo, monkeypatch):
+    User = get_user_model()
+    for username, group in [("planner", "Planner"), ("executive", "Executive"), ("staff", "Staff")]:
+        user = User.objects.get(username=username)
+        assert list(user.groups.values_list("name", flat=True)) == [group]
+        assert user.check_password("innopole-demo")
+    assert User.objects.get(username="staff").is_staff
+
+
+def test_password_from_the_environment(db, settings, monkeypatch):
+    settings.DEBUG = True
+    monkeypatch.setenv("DEMO_PASSWORD", "a-better-one-42")
+    out = io.StringIO()
+    call_command("seed_demo", stdout=out)
+    assert get_user_model().objects.get(username="planner").check_password("a-better-one-42")
+    assert "a-better-one-42" not in out.getvalue()
+
+
+def test_refuses_with_debug_off_unless_forced(db, settings):
+    settings.DEBUG = False
+    with pytest.raises(CommandError, match="DEBUG is off"):
+        call_command("seed_demo", stdout=io.StringIO())
+    assert not Campus.objects.exists()
+
+    call_command("seed_demo", "--force", stdout=io.StringIO())
+    assert Campus.objects.count() == 1
+
+
+def test_if_empty_leaves_an_existing_plan_alone(demo):
+    Phase.objects.filter(number=4).update(name_en="Renamed")
+    call_command("seed_demo", "--if-empty", stdout=io.StringIO())
+    assert Phase.objects.get(number=4).name_en == "Renamed"
+
+
+def test_a_broken_data_file_is_a_clear_error(db, settings, tmp_path):
+    settings.DEBUG = True
+    broken = tmp_path / "demo.json"
+    broken.write_text("{not json")
+    with pytest.raises(CommandError, match="Cannot read demo data"):
+        call_command("seed_demo", "--path", str(broken), stdout=io.StringIO())
