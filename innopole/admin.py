@@ -9,6 +9,7 @@ from django import forms
 from django.contrib import messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.forms.models import construct_instance
 from simple_history.admin import SimpleHistoryAdmin
 
 
@@ -79,8 +80,9 @@ class ServiceAdmin(SimpleHistoryAdmin):
                 return cleaned
 
             def _post_clean(self):
-                # The service validates the instance (full_clean included) in clean(); nothing to repeat here.
-                pass
+                # The service validated everything (full_clean included) in clean(); only carry the values over to
+                # the instance, which inline formsets read.
+                self.instance = construct_instance(self, self.instance, self._meta.fields, self._meta.exclude)
 
         return ServiceForm
 

@@ -6,15 +6,18 @@ from django.utils.translation import gettext_lazy as _
 STAFF_APPS = ("planning", "partners", "tenants")
 
 
-def grant_staff_permissions(sender, using="default", **kwargs) -> None:
-    """Give the Staff group every permission on the domain apps (new models included after each migrate)."""
+def ensure_roles(sender, using="default", **kwargs) -> None:
+    """Create the role groups and give Staff every permission on the domain apps.
+
+    Runs after every migrate (and every flush, which tests with a live server do), so the groups always exist.
+    """
     from django.contrib.auth.models import Group, Permission
 
-    from .roles import STAFF
+    from .roles import ALL_ROLES, STAFF
 
-    group = Group.objects.using(using).filter(name=STAFF).first()
-    if group is None:
-        return
+    for name in ALL_ROLES:
+        Group.objects.using(using).get_or_create(name=name)
+    group = Group.objects.using(using).get(name=STAFF)
     permissions = Permission.objects.using(using).filter(content_type__app_label__in=STAFF_APPS)
     group.permissions.add(*permissions)
 
@@ -24,4 +27,4 @@ class InnopoleConfig(AppConfig):
     verbose_name = _("INNOPOLE")
 
     def ready(self) -> None:
-        post_migrate.connect(grant_staff_permissions, dispatch_uid="innopole.grant_staff_permissions")
+        post_migrate.connect(ensure_roles, dispatch_uid="innopole.ensure_roles")

@@ -68,7 +68,12 @@ class FacilityInlineFormSet(forms.BaseInlineFormSet):
         if any(self.errors):
             return
         parcel = self.instance
-        if parcel.max_plot_ratio is None or (parcel.surveyed_area_m2 is None and parcel.computed_area_m2 is None):
+        if parcel.surveyed_area_m2 is None:
+            try:
+                services.refresh_computed_area(parcel)
+            except ValidationError:
+                return  # the parcel form reports the geometry
+        if parcel.max_plot_ratio is None:
             return
         total = sum(
             (form.cleaned_data.get("gfa_m2") or Decimal(0))
@@ -76,7 +81,7 @@ class FacilityInlineFormSet(forms.BaseInlineFormSet):
             if form.cleaned_data and not form.cleaned_data.get("DELETE")
         )
         if total > parcel.gfa_cap_m2:
-            raise ValidationError(services._gfa_cap_message(parcel, total))
+            raise ValidationError(services.gfa_cap_message(parcel, total))
 
 
 class FacilityInline(admin.TabularInline):
@@ -145,18 +150,23 @@ class ParcelAdmin(ServiceAdmin):
         if formset.model is not Facility:
             return super().save_formset(request, form, formset, change)
         parcel = form.instance
+        # What formset.save() would record, for the admin's change message.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
-            if not inline_form.has_changed() and inline_form.instance.pk is None:
+            existing = inline_form.instance if inline_form.instance.pk else None
+            if existing is None and not inline_form.has_changed():
                 continue
             data = {name: inline_form.cleaned_data.get(name) for name in FacilityInline.fields}
-            existing = inline_form.instance if inline_form.instance.pk else None
             if existing is not None and inline_form.cleaned_data.get("DELETE"):
                 services.facility_delete(facility=existing, actor=request.user)
+                formset.deleted_objects.append(existing)
             elif existing is not None:
                 changed = {name: data[name] for name in inline_form.changed_data if name in data}
-                services.facility_update(facility=existing, actor=request.user, **changed)
+                if changed:
+                    saved = services.facility_update(facility=existing, actor=request.user, **changed)
+                    formset.changed_objects.append((saved, list(changed)))
             else:
-                services.facility_create(actor=request.user, parcel=parcel, **data)
+                formset.new_objects.append(services.facility_create(actor=request.user, parcel=parcel, **data))
 
 
 @admin.register(FacilityType)

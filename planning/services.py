@@ -179,8 +179,8 @@ CAMPUS_DEFAULTS = {
 }
 
 
-def _parcel_polygon(parcel: Parcel):
-    """Validate the geometry and refresh `computed_area_m2` from it."""
+def refresh_computed_area(parcel: Parcel):
+    """Validate the parcel's geometry, refresh `computed_area_m2` from it (not saved) and return the polygon."""
     try:
         polygon = geometry.parse_polygon(parcel.geometry)
     except ValidationError as error:
@@ -229,12 +229,12 @@ def _check_parcel_in_plan(parcel: Parcel, polygon) -> None:
     if parcel.pk is not None:
         gfa = parcel.facilities.aggregate(total=Sum("gfa_m2"))["total"] or Decimal(0)
         if gfa > parcel.gfa_cap_m2:
-            errors.setdefault("max_plot_ratio", []).append(_gfa_cap_message(parcel, gfa))
+            errors.setdefault("max_plot_ratio", []).append(gfa_cap_message(parcel, gfa))
     if errors:
         raise ValidationError(errors)
 
 
-def _gfa_cap_message(parcel: Parcel, gfa: Decimal) -> str:
+def gfa_cap_message(parcel: Parcel, gfa: Decimal) -> str:
     return _("GFA %(gfa)s exceeds the cap of %(cap)s (plot ratio %(ratio)s × %(area)s).") % {
         "gfa": fmt_m2(gfa),
         "cap": fmt_m2(parcel.gfa_cap_m2),
@@ -252,7 +252,7 @@ def parcel_create(*, actor, campus: Campus, **fields: Any) -> Parcel:
         if fields.get(field) is None:
             fields[field] = getattr(campus, default)
     apply_changes(parcel, fields, editable=PARCEL_FIELDS - {"campus"})
-    polygon = _parcel_polygon(parcel)
+    polygon = refresh_computed_area(parcel)
     _clean(parcel)
     _check_parcel_in_plan(parcel, polygon)
     return save_audited(parcel, actor=actor)
@@ -268,7 +268,7 @@ def parcel_update(*, parcel: Parcel, actor, expected_version: int | None = None,
     changed = apply_changes(parcel, changes, editable=PARCEL_FIELDS)
     if not changed:
         return parcel
-    polygon = _parcel_polygon(parcel)
+    polygon = refresh_computed_area(parcel)
     if "geometry" in changed:
         changed.append("computed_area_m2")
     _clean(parcel)
@@ -356,7 +356,7 @@ def _check_gfa_cap(facility: Facility) -> None:
         raise ValidationError(
             {
                 "gfa_m2": _("Parcel %(code)s: %(message)s")
-                % {"code": parcel.code, "message": _gfa_cap_message(parcel, total)}
+                % {"code": parcel.code, "message": gfa_cap_message(parcel, total)}
             }
         )
 

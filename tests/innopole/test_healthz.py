@@ -2,20 +2,15 @@
 
 import json
 import os
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from tests.conftest import free_port
+
 ROOT = Path(__file__).resolve().parents[2]
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 @pytest.mark.django_db
@@ -38,9 +33,8 @@ def test_broker_that_does_not_answer_is_reported_but_does_not_fail_the_check(cli
 
 
 @pytest.mark.django_db
-@pytest.mark.skipif(not os.environ.get("REDIS_URL"), reason="REDIS_URL not set: no Redis server to check against")
-def test_a_running_redis_broker_is_ok(client, settings):
-    settings.CELERY_BROKER_URL = os.environ["REDIS_URL"]
+def test_a_running_redis_broker_is_ok(client, settings, redis_server):
+    settings.CELERY_BROKER_URL = redis_server
     assert client.get("/healthz").json()["broker"]["status"] == "ok"
 
 
