@@ -1,15 +1,61 @@
-"""Project-level views: where `/` sends each role, and the health check."""
+"""Project-level views: sign-in with throttling, where `/` sends each role, and the health check."""
 
 from django.conf import settings
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.views import LoginView
+from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect
 from django.views.decorators.cache import never_cache
+from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from .celery import app as celery_app
 from .roles import HOME_BY_ROLE, has_role
+
+
+class SignInView(LoginView):
+    """Django's sign-in, refusing further tries for a while after too many failures for a username or an address.
+
+    Counts live in the cache (Redis in production, so all web processes share them).
+    """
+
+    redirect_authenticated_user = True
+
+    def _keys(self) -> list[tuple[str, int]]:
+        username = (self.request.POST.get("username") or "").strip().lower()[:150]
+        address = self.request.META.get("REMOTE_ADDR", "")
+        return [
+            (f"signin-failures:user:{username}", settings.LOGIN_FAILURE_LIMIT),
+            (f"signin-failures:address:{address}", settings.LOGIN_FAILURE_LIMIT * 4),
+        ]
+
+    def _blocked(self) -> bool:
+        return any((cache.get(key) or 0) >= limit for key, limit in self._keys())
+
+    def post(self, request, *args, **kwargs):
+        if self._blocked():
+            # Refused before the password is even checked; the username stays in the form.
+            form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
+            message = _("Too many failed sign-in attempts. Wait %(minutes)s minutes and try again.") % {
+                "minutes": settings.LOGIN_FAILURE_WINDOW_SECONDS // 60
+            }
+            return self.render_to_response(self.get_context_data(form=form, throttled=message), status=429)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        for key, _limit in self._keys():
+            cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+            try:
+                cache.incr(key)
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW_SECONDS)
+        return super().form_invalid(form)
+
+    def form_valid(self, form):
+        cache.delete(self._keys()[0][0])
+        return super().form_valid(form)
 
 
 def home(request):

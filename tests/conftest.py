@@ -7,12 +7,19 @@ import subprocess
 import time
 
 import pytest
+from django.core.cache import cache
 from django.core.management import call_command
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
 from tests.factories import CampusFactory, UserFactory
+
+
+@pytest.fixture(autouse=True)
+def _fresh_cache():
+    """Each test starts with an empty cache (sign-in failure counts, throttles)."""
+    cache.clear()
 
 
 @pytest.fixture

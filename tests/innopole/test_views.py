@@ -1,6 +1,7 @@
 """Sign-in, where `/` sends each role, role pages, the language switch, and query counts on pages."""
 
 import pytest
+from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
@@ -24,7 +25,9 @@ class TestSignIn:
         assert client.get("/accounts/login/").status_code == 200
         assert client.get("/healthz").status_code == 200
         assert client.get("/api/schema/").status_code == 200
-        assert client.get("/api/docs/").status_code == 200
+        docs = client.get("/api/docs/")
+        assert docs.status_code == 200
+        assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in docs.content.decode()
 
     def test_sign_in_honours_next(self, client, planner):
         response = client.post(
@@ -45,6 +48,22 @@ class TestSignIn:
         content = response.content.decode()
         assert "Please enter a correct username and password" in content
         assert 'value="planner-t"' in content
+
+    def test_repeated_failures_are_throttled_even_with_the_right_password(self, client, planner, settings):
+        settings.LOGIN_FAILURE_LIMIT = 3
+        for _ in range(3):
+            assert client.post("/accounts/login/", {"username": "Planner-T", "password": "nope"}).status_code == 200
+
+        refused = client.post("/accounts/login/", {"username": "planner-t", "password": "secret-pass-123"})
+
+        assert refused.status_code == 429
+        assert "Too many failed sign-in attempts. Wait 15 minutes" in refused.content.decode()
+        assert 'value="planner-t"' in refused.content.decode()
+        assert "_auth_user_id" not in client.session
+        cache.clear()  # the window has passed
+        assert (
+            client.post("/accounts/login/", {"username": "planner-t", "password": "secret-pass-123"}).status_code == 302
+        )
 
     def test_sign_out(self, client, planner):
         sign_in(client, planner)
