@@ -31,6 +31,10 @@ class ObtainTokenView(ObtainAuthToken):
 class ApiDocsView(SpectacularSwaggerSplitView):
     """Swagger UI from the vendored sidecar assets. Its widgets set inline styles, so this page alone allows them."""
 
+    # OPTIONS would try to render the HTML template with no page (a 500 upstream); the page only answers GET.
+    http_method_names = ["get", "head"]
+
+    @extend_schema(exclude=True)
     def get(self, request, *args, **kwargs):
         response = super().get(request, *args, **kwargs)
         response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY.replace(

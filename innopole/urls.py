@@ -6,6 +6,7 @@ from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
 from django.urls import include, path
+from django.utils.translation import gettext_lazy as _
 from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
@@ -19,7 +20,7 @@ router = DefaultRouter()
 for prefix, viewset, basename in planning_routes:
     router.register(prefix, viewset, basename=basename)
 
-admin.site.site_header = "INNOPOLE Campus Planner"
+admin.site.site_header = _("INNOPOLE Campus Planner")
 admin.site.site_title = "INNOPOLE"
 
 urlpatterns = [

@@ -6,9 +6,10 @@ from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
-from django.shortcuts import redirect
+from django.shortcuts import redirect, render
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
-from django.utils.translation import gettext as _
 from django.views.decorators.http import require_GET
 
 from .celery import app as celery_app
@@ -38,9 +39,12 @@ class SignInView(LoginView):
         if self._blocked():
             # Refused before the password is even checked; the username stays in the form.
             form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
-            message = _("Too many failed sign-in attempts. Wait %(minutes)s minutes and try again.") % {
-                "minutes": settings.LOGIN_FAILURE_WINDOW_SECONDS // 60
-            }
+            minutes = settings.LOGIN_FAILURE_WINDOW_SECONDS // 60
+            message = ngettext(
+                "Too many failed sign-in attempts. Wait %(minutes)s minute and try again.",
+                "Too many failed sign-in attempts. Wait %(minutes)s minutes and try again.",
+                minutes,
+            ) % {"minutes": minutes}
             return self.render_to_response(self.get_context_data(form=form, throttled=message), status=429)
         return super().post(request, *args, **kwargs)
 
@@ -59,11 +63,11 @@ class SignInView(LoginView):
 
 
 def home(request):
-    """Each role to its place; a signed-in user with no role gets the plan's read-only pages."""
+    """Each role to its place; a signed-in user with no role yet is told whom to ask."""
     for role, url_name in HOME_BY_ROLE:
         if has_role(request.user, role):
             return redirect(url_name)
-    return redirect("planning:dashboard")
+    return render(request, "no_role.html", {"title": _("No access yet")})
 
 
 def _database_state() -> dict:

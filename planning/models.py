@@ -425,7 +425,11 @@ class UtilityCapacity(VersionedModel):
         ]
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} {self.capacity} {self.unit}"
+        return _("%(kind)s %(capacity)s %(unit)s") % {
+            "kind": self.get_kind_display(),
+            "capacity": f"{self.capacity:,}",
+            "unit": self.unit,
+        }
 
     @property
     def unit(self) -> str:

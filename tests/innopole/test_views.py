@@ -5,7 +5,7 @@ from django.core.cache import cache
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
-from tests.factories import ParcelFactory, PhaseFactory, grid_square
+from tests.factories import ParcelFactory, PhaseFactory, UserFactory, grid_square
 
 pytestmark = pytest.mark.django_db
 
@@ -28,6 +28,7 @@ class TestSignIn:
         docs = client.get("/api/docs/")
         assert docs.status_code == 200
         assert "/static/drf_spectacular_sidecar/swagger-ui-dist/swagger-ui-bundle.js" in docs.content.decode()
+        assert client.options("/api/docs/").status_code == 405
 
     def test_sign_in_honours_next(self, client, planner):
         response = client.post(
@@ -82,6 +83,12 @@ class TestRoleHomes:
         response = client.get("/")
         assert response.status_code == 302 and response["Location"] == home
         assert client.get(home).status_code == 200
+
+    def test_a_user_without_a_role_is_told_whom_to_ask(self, client):
+        sign_in(client, UserFactory(username="nobody"))
+        response = client.get("/")
+        assert response.status_code == 200
+        assert "Ask HKSTP staff to give you access." in response.content.decode()
 
     @pytest.mark.parametrize(
         ("role", "url"),

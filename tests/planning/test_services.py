@@ -301,7 +301,7 @@ class TestEditsAndHistory:
         parcel = ParcelFactory()
         with pytest.raises(ValidationError) as refused:
             services.phase_delete(phase=parcel.phase, actor=planner)
-        assert "still has 1 parcel(s)" in " ".join(refused.value.messages)
+        assert "still has 1 parcel; move it" in " ".join(refused.value.messages)
 
     def test_a_phase_of_another_campus_is_refused(self, planner):
         parcel = ParcelFactory()
