@@ -41,6 +41,9 @@ def staff_token(db):
 @schema.parametrize()
 @settings(max_examples=25, deadline=None, suppress_health_check=list(HealthCheck))
 def test_api_conforms_to_its_schema(case, staff_token):
+    if case.path_parameters and "geojson" in case.path_parameters.values():
+        # /parcels/geojson/ is the FeatureCollection endpoint by design, not the parcel with id "geojson".
+        return
     case.call_and_validate(
         headers={"Authorization": f"Token {staff_token}", "Host": "testserver"},
         checks=[not_a_server_error, response_schema_conformance, content_type_conformance],

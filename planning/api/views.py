@@ -54,7 +54,7 @@ class CampusViewSet(PlanViewSet):
         return Campus.objects.all()
 
     @extend_schema(responses=serializers.PlanWarningSerializer(many=True))
-    @action(detail=True, methods=["get"])
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
     def warnings(self, request, pk=None):
         """What planners should look at: phases off target, talent housing over the cap, areas to re-survey."""
         campus = self.get_object()
