@@ -11,13 +11,15 @@ from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from partners.api.urls import routes as partner_routes
 from planning.api.urls import routes as planning_routes
+from tenants.api.urls import routes as tenant_routes
 
 from . import views
 from .api_views import ApiDocsView, ObtainTokenView
 
 router = DefaultRouter()
-for prefix, viewset, basename in planning_routes:
+for prefix, viewset, basename in [*planning_routes, *partner_routes, *tenant_routes]:
     router.register(prefix, viewset, basename=basename)
 
 admin.site.site_header = _("INNOPOLE Campus Planner")

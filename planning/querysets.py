@@ -13,7 +13,7 @@ AREA_OUTPUT = DecimalField(max_digits=14, decimal_places=2)
 ZERO = Value(0, output_field=AREA_OUTPUT)
 
 
-def _summed(queryset: models.QuerySet, expression, group_by: str) -> Subquery:
+def summed(queryset: models.QuerySet, expression, group_by: str) -> Subquery:
     """A correlated subquery summing `expression` over `queryset` per `group_by` (0 when there is nothing)."""
     sums = queryset.order_by().values(group_by).annotate(total=Sum(expression)).values("total")
     return Coalesce(Subquery(sums, output_field=AREA_OUTPUT), ZERO, output_field=AREA_OUTPUT)
@@ -44,13 +44,13 @@ class PhaseQuerySet(PlanQuerySet):
         from .models import Parcel
 
         parcels = Parcel.objects.filter(phase=OuterRef("pk"))
-        return self.annotate(site_area_m2=_summed(parcels, site_area_expression(), "phase"))
+        return self.annotate(site_area_m2=summed(parcels, site_area_expression(), "phase"))
 
     def with_gfa(self) -> "PhaseQuerySet":
         from .models import Facility
 
         facilities = Facility.objects.filter(parcel__phase=OuterRef("pk"))
-        return self.annotate(gfa_m2=_summed(facilities, "gfa_m2", "parcel__phase"))
+        return self.annotate(gfa_m2=summed(facilities, "gfa_m2", "parcel__phase"))
 
     def with_totals(self) -> "PhaseQuerySet":
         return self.with_site_area().with_gfa()
@@ -70,7 +70,7 @@ class ParcelQuerySet(PlanQuerySet):
         from .models import Facility
 
         facilities = Facility.objects.filter(parcel=OuterRef("pk"))
-        return self.annotate(gfa_m2=_summed(facilities, "gfa_m2", "parcel"))
+        return self.annotate(gfa_m2=summed(facilities, "gfa_m2", "parcel"))
 
     def total_site_area_m2(self):
         return self.aggregate(total=Coalesce(Sum(site_area_expression()), ZERO))["total"]

@@ -11,9 +11,14 @@ import factory
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
+from partners import services as partner_services
+from partners.demo import PATHS as EOI_PATHS
+from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, MoU, Organisation
 from planning import services
 from planning.geometry import rectangle_geojson
 from planning.models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from tenants import services as tenant_services
+from tenants.models import SpaceAllocation, Tenant
 
 CAMPUS_ORIGIN = (825000.0, 839000.0)
 CAMPUS_SIDE_M = 1000.0
@@ -165,3 +170,93 @@ class MilestoneFactory(ServiceFactory):
     kind = Milestone.Kind.OTHER
     title = factory.Sequence(lambda n: f"Step {n}")
     planned_date = datetime.date(2027, 1, 15)
+
+
+# --- partners and tenants ---------------------------------------------------------------------------------------
+
+
+class OrganisationFactory(ServiceFactory):
+    class Meta:
+        model = Organisation
+
+    create_service = staticmethod(partner_services.organisation_create)
+    code = factory.Sequence(lambda n: f"org-{n}")
+    name_en = factory.Sequence(lambda n: f"Organisation {n}")
+    name_zh = factory.Sequence(lambda n: f"機構{n}")
+    kind = Organisation.Kind.ENTERPRISE
+    sector = "ai_robotics"
+
+
+def partner_user(organisation: Organisation, *, username: str | None = None, role: str = "member"):
+    """A portal user of `organisation` (role "member" or "admin")."""
+    user = UserFactory(**({"username": username} if username else {}))
+    partner_services.membership_set(user=user, organisation=organisation, role=role, actor=None)
+    return user
+
+
+class EOIFactory(ServiceFactory):
+    """A draft EOI; pass `status=` to walk it along the workflow (as the system)."""
+
+    class Meta:
+        model = ExpressionOfInterest
+
+    create_service = staticmethod(partner_services.eoi_create)
+    organisation = factory.SubFactory(OrganisationFactory)
+    facility_type = factory.SubFactory(FacilityTypeFactory)
+    preferred_phase = factory.SubFactory(PhaseFactory)
+    gfa_m2 = Decimal("2000")
+    jobs = 50
+    investment_hkd_m = Decimal("100")
+    description = "A lab and offices for our robotics team."
+
+    @classmethod
+    def _create(cls, model_class, *args, status=None, **kwargs):
+        eoi = super()._create(model_class, *args, **kwargs)
+        for step in EOI_PATHS[status or ExpressionOfInterest.Status.DRAFT]:
+            eoi = partner_services.eoi_transition(eoi=eoi, to_status=step, actor=None)
+        return eoi
+
+
+class CommitmentFactory(ServiceFactory):
+    class Meta:
+        model = Commitment
+
+    create_service = staticmethod(partner_services.commitment_create)
+    organisation = factory.SubFactory(OrganisationFactory)
+    parcel = factory.SubFactory(ParcelFactory)
+    kind = Commitment.Kind.OCCUPANCY
+    stage = factory.LazyFunction(lambda: CommitmentStage.objects.get(code="heads_of_terms"))
+    gfa_m2 = Decimal("1000")
+    date = datetime.date(2026, 6, 1)
+
+
+class MoUFactory(ServiceFactory):
+    class Meta:
+        model = MoU
+
+    create_service = staticmethod(partner_services.mou_create)
+    organisation = factory.SubFactory(OrganisationFactory)
+    title = factory.Sequence(lambda n: f"Partnership {n}")
+    status = MoU.Status.NEGOTIATING
+
+
+class TenantFactory(factory.django.DjangoModelFactory):
+    class Meta:
+        model = Tenant
+
+    organisation = factory.SubFactory(OrganisationFactory)
+
+    @classmethod
+    def _create(cls, model_class, *args, organisation, **kwargs):
+        return tenant_services.tenant_for_organisation(organisation=organisation, actor=None)
+
+
+class AllocationFactory(ServiceFactory):
+    class Meta:
+        model = SpaceAllocation
+
+    create_service = staticmethod(tenant_services.allocation_create)
+    tenant = factory.SubFactory(TenantFactory)
+    facility = factory.SubFactory(FacilityFactory)
+    gfa_m2 = Decimal("1000")
+    status = SpaceAllocation.Status.RESERVED

@@ -1,0 +1,92 @@
+"""Every write to tenant data. The rule that matters most: a facility's signed + occupied GFA never exceeds its GFA,
+also when two requests race: the facility's row is locked while the sum is checked and the allocation saved.
+"""
+
+from decimal import Decimal
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Sum
+from django.utils.translation import gettext as _
+
+from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
+from partners.models import Organisation
+from planning.models import Facility
+from planning.services import fmt_m2
+
+from .models import SpaceAllocation, Tenant
+
+ALLOCATION_FIELDS = {"tenant", "facility", "gfa_m2", "status", "start", "end"}
+
+
+@transaction.atomic
+def tenant_for_organisation(*, organisation: Organisation, actor) -> Tenant:
+    """The organisation's tenant record, created on first use."""
+    tenant = Tenant.objects.filter(organisation=organisation).first()
+    if tenant is None:
+        tenant = Tenant(organisation=organisation)
+        tenant.full_clean()
+        save_audited(tenant, actor=actor)
+    return tenant
+
+
+def _check_space(allocation: SpaceAllocation) -> None:
+    """Signed + occupied GFA on the facility stays within its GFA. The facility row is locked by the caller."""
+    if allocation.status not in SpaceAllocation.HOLDING_SPACE:
+        return
+    facility = allocation.facility
+    others = SpaceAllocation.objects.filter(facility=facility, status__in=SpaceAllocation.HOLDING_SPACE).exclude(
+        pk=allocation.pk
+    ).aggregate(total=Sum("gfa_m2"))["total"] or Decimal(0)
+    if others + allocation.gfa_m2 > facility.gfa_m2:
+        raise ValidationError(
+            {
+                "gfa_m2": _(
+                    "%(facility)s has %(gfa)s; %(taken)s is already signed or occupied, so %(free)s is left, "
+                    "not %(wanted)s."
+                )
+                % {
+                    "facility": facility.name,
+                    "gfa": fmt_m2(facility.gfa_m2),
+                    "taken": fmt_m2(others),
+                    "free": fmt_m2(max(facility.gfa_m2 - others, Decimal(0))),
+                    "wanted": fmt_m2(allocation.gfa_m2),
+                }
+            }
+        )
+
+
+def _lock_facilities(*facility_ids: int) -> None:
+    list(Facility.objects.select_for_update().filter(pk__in=sorted(set(facility_ids))).order_by("pk").values("pk"))
+
+
+@transaction.atomic
+def allocation_create(*, actor, **fields: Any) -> SpaceAllocation:
+    allocation = SpaceAllocation()
+    apply_changes(allocation, fields, editable=ALLOCATION_FIELDS)
+    if allocation.facility_id:
+        _lock_facilities(allocation.facility_id)
+    allocation.full_clean()
+    _check_space(allocation)
+    return save_audited(allocation, actor=actor)
+
+
+@transaction.atomic
+def allocation_update(
+    *, allocation: SpaceAllocation, actor, expected_version: int | None = None, **changes: Any
+) -> SpaceAllocation:
+    new_facility = changes.get("facility")
+    _lock_facilities(allocation.facility_id, *([new_facility.pk] if new_facility else []))
+    allocation = lock_for_update(allocation, expected_version=expected_version)
+    changed = apply_changes(allocation, changes, editable=ALLOCATION_FIELDS)
+    if not changed:
+        return allocation
+    allocation.full_clean()
+    _check_space(allocation)
+    return save_audited(allocation, actor=actor, update_fields=changed)
+
+
+@transaction.atomic
+def allocation_delete(*, allocation: SpaceAllocation, actor) -> None:
+    delete_audited(lock_for_update(allocation), actor=actor)
