@@ -74,9 +74,12 @@ def _eois(load: DemoLoad, organisations, users) -> None:
         if ExpressionOfInterest.objects.filter(**lookup).exists():
             load.counts["unchanged"] += 1  # an EOI's content is fixed once submitted; the demo leaves it be
             continue
+        submitted = day(item.get("submitted"))
+        moment = timezone.make_aware(datetime.datetime.combine(submitted, datetime.time(10, 0))) if submitted else None
         eoi = services.eoi_create(
             actor=None,
             submitted_by=users.get(item["organisation"]),
+            at=moment - datetime.timedelta(days=3) if moment else None,
             **lookup,
             preferred_phase=parcel.phase,
             gfa_m2=number(item.get("gfa_m2")),
@@ -85,8 +88,6 @@ def _eois(load: DemoLoad, organisations, users) -> None:
             investment_hkd_m=number(item.get("investment_hkd_m")),
             description=f"{facility_type.name_en} on parcel {parcel.code} for {organisation.name_en}.",
         )
-        submitted = day(item.get("submitted"))
-        moment = timezone.make_aware(datetime.datetime.combine(submitted, datetime.time(10, 0))) if submitted else None
         for step, status in enumerate(PATHS[item["status"]]):
             at = moment + datetime.timedelta(days=7 * step) if moment else None
             eoi = services.eoi_transition(eoi=eoi, to_status=status, actor=None, at=at)

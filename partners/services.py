@@ -250,15 +250,22 @@ def _check_partner_of(actor, organisation_id: int) -> None:
 
 
 @transaction.atomic
-def eoi_create(*, actor, organisation: Organisation, submitted_by=None, **fields: Any) -> ExpressionOfInterest:
-    """A new draft EOI for `organisation`, by `actor` (or, for data loads with no actor, `submitted_by`)."""
+def eoi_create(
+    *, actor, organisation: Organisation, submitted_by=None, at: datetime.datetime | None = None, **fields: Any
+) -> ExpressionOfInterest:
+    """A new draft EOI for `organisation`, by `actor`.
+
+    Data loads (no actor) may name the submitter and date the draft (`at`, default now).
+    """
+    if actor is not None and (submitted_by is not None or at is not None):
+        raise PermissionDenied(_("Only the system names the submitter or dates a draft."))
     _check_partner_of(actor, organisation.pk)
     eoi = ExpressionOfInterest(organisation=organisation, submitted_by=actor or submitted_by)
     apply_changes(eoi, fields, editable=EOI_FIELDS)
     _clean(eoi)
     _check_eoi(eoi)
     save_audited(eoi, actor=actor)
-    EOITransition.objects.create(eoi=eoi, from_status="", to_status=Status.DRAFT, actor=actor, at=timezone.now())
+    EOITransition.objects.create(eoi=eoi, from_status="", to_status=Status.DRAFT, actor=actor, at=at or timezone.now())
     return eoi
 
 

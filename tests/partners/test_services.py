@@ -1,0 +1,235 @@
+"""The EOI workflow, invitations, MoUs and commitments, through the services."""
+
+import datetime
+from decimal import Decimal
+
+import pytest
+from django.contrib.auth import get_user_model
+from django.core import mail
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.utils import timezone
+
+from innopole.roles import PARTNER
+from partners import services
+from partners.models import TRANSITIONS, Commitment, ExpressionOfInterest, Invitation, Membership
+from tests.factories import (
+    EOIFactory,
+    FacilityFactory,
+    MoUFactory,
+    OrganisationFactory,
+    ParcelFactory,
+    PhaseFactory,
+    partner_user,
+)
+
+pytestmark = pytest.mark.django_db
+
+Status = ExpressionOfInterest.Status
+ALL_STATUSES = list(Status.values)
+ALLOWED_MOVES = [(source, target) for source, moves in TRANSITIONS.items() for target in moves]
+REFUSED_MOVES = [
+    (source, target) for source in ALL_STATUSES for target in ALL_STATUSES if target not in TRANSITIONS[source]
+]
+
+
+def side_of(source: str, target: str) -> str:
+    return TRANSITIONS[source][target]
+
+
+class TestWorkflow:
+    @pytest.mark.parametrize(("source", "target"), ALLOWED_MOVES)
+    def test_every_allowed_move_by_its_side(self, source, target, staff_user):
+        eoi = EOIFactory(status=source)
+        actor = staff_user if side_of(source, target) == "staff" else partner_user(eoi.organisation)
+
+        moved = services.eoi_transition(eoi=eoi, to_status=target, actor=actor, note="Thank you.")
+
+        assert moved.status == target
+        last = moved.transitions.last()
+        assert (last.from_status, last.to_status, last.actor, last.note) == (source, target, actor, "Thank you.")
+
+    @pytest.mark.parametrize(("source", "target"), REFUSED_MOVES)
+    def test_every_other_move_is_refused_and_nothing_changes(self, source, target, staff_user):
+        eoi = EOIFactory(status=source)
+        steps = eoi.transitions.count()
+
+        with pytest.raises(ValidationError) as refused:
+            services.eoi_transition(eoi=eoi, to_status=target, actor=staff_user)
+
+        assert "cannot become" in refused.value.message_dict["status"][0]
+        eoi.refresh_from_db()
+        assert eoi.status == source and eoi.transitions.count() == steps
+
+    @pytest.mark.parametrize(("source", "target"), [m for m in ALLOWED_MOVES if TRANSITIONS[m[0]][m[1]] == "staff"])
+    def test_partners_cannot_make_staff_moves(self, source, target):
+        eoi = EOIFactory(status=source)
+        with pytest.raises(PermissionDenied):
+            services.eoi_transition(eoi=eoi, to_status=target, actor=partner_user(eoi.organisation))
+        eoi.refresh_from_db()
+        assert eoi.status == source
+
+    def test_a_partner_cannot_move_another_organisation_s_eoi(self):
+        eoi = EOIFactory(status=Status.SUBMITTED)
+        stranger = partner_user(OrganisationFactory())
+        with pytest.raises(PermissionDenied):
+            services.eoi_withdraw(eoi=eoi, actor=stranger)
+
+    def test_submitting_an_incomplete_draft_names_what_is_missing(self):
+        eoi = EOIFactory(gfa_m2=None, preferred_phase=None, description="")
+        with pytest.raises(ValidationError) as refused:
+            services.eoi_submit(eoi=eoi, actor=partner_user(eoi.organisation))
+        assert set(refused.value.message_dict) == {"gfa_m2", "capacity", "preferred_phase", "description"}
+        assert "workstations" in refused.value.message_dict["capacity"][0]  # the type's unit
+        eoi.refresh_from_db()
+        assert eoi.status == Status.DRAFT and eoi.submitted_at is None
+
+    def test_a_wanted_start_in_the_past_cannot_be_submitted(self):
+        eoi = EOIFactory(wanted_start=timezone.localdate() - datetime.timedelta(days=1))
+        with pytest.raises(ValidationError) as refused:
+            services.eoi_submit(eoi=eoi, actor=partner_user(eoi.organisation))
+        assert "wanted_start" in refused.value.message_dict
+
+    def test_submission_records_the_time_and_the_submitter(self):
+        eoi = EOIFactory()
+        person = partner_user(eoi.organisation)
+        submitted = services.eoi_submit(eoi=eoi, actor=person)
+        assert submitted.submitted_at is not None
+        assert submitted.submitted_by == person
+
+    def test_a_parcel_outside_the_preferred_phase_is_refused(self):
+        parcel = ParcelFactory()
+        other_phase = PhaseFactory(campus=parcel.campus, number=9)
+        with pytest.raises(ValidationError) as refused:
+            EOIFactory(preferred_phase=other_phase, preferred_parcel=parcel)
+        assert "is not in Phase 9" in refused.value.message_dict["preferred_parcel"][0]
+
+    def test_only_drafts_are_edited_or_deleted(self):
+        eoi = EOIFactory(status=Status.SUBMITTED)
+        person = partner_user(eoi.organisation)
+        with pytest.raises(ValidationError):
+            services.eoi_update(eoi=eoi, actor=person, jobs=10)
+        with pytest.raises(ValidationError):
+            services.eoi_delete(eoi=eoi, actor=person)
+
+    def test_a_staff_move_emails_the_submitter_in_the_eoi_s_language(
+        self, staff_user, django_capture_on_commit_callbacks
+    ):
+        eoi = EOIFactory(language="zh-hant")
+        person = partner_user(eoi.organisation)
+        person.email = "lee@example.org"
+        person.save()
+        services.eoi_submit(eoi=eoi, actor=person)
+
+        with django_capture_on_commit_callbacks(execute=True):
+            services.eoi_transition(eoi=eoi, to_status=Status.UNDER_REVIEW, actor=staff_user, note="We are on it.")
+
+        [message] = mail.outbox
+        assert message.to == ["lee@example.org"]
+        assert eoi.reference in message.subject
+        assert "We are on it." in message.body
+
+    def test_review_notes_are_staff_only(self, staff_user):
+        eoi = EOIFactory(status=Status.SUBMITTED)
+        note = services.review_note_add(eoi=eoi, actor=staff_user, text="Strong team, check financing.")
+        assert note.eoi == eoi
+        with pytest.raises(PermissionDenied):
+            services.review_note_add(eoi=eoi, actor=partner_user(eoi.organisation), text="Let me see")
+
+
+class TestCommitments:
+    def test_an_accepted_eoi_becomes_an_occupancy_commitment_on_its_parcel(self, staff_user):
+        facility = FacilityFactory()
+        eoi = EOIFactory(
+            status=Status.ACCEPTED,
+            facility_type=facility.facility_type,
+            preferred_phase=facility.parcel.phase,
+            preferred_parcel=facility.parcel,
+            gfa_m2=Decimal("3000"),
+        )
+
+        commitment = services.commitment_from_eoi(eoi=eoi, actor=staff_user)
+
+        assert (commitment.kind, commitment.stage.code, commitment.gfa_m2) == ("occupancy", "eoi", Decimal("3000"))
+        assert commitment.facility == facility and commitment.source_eoi == eoi
+        with pytest.raises(ValidationError, match="already has its commitment"):
+            services.commitment_from_eoi(eoi=eoi, actor=staff_user)
+
+    def test_an_eoi_not_accepted_does_not_become_a_commitment(self, staff_user):
+        eoi = EOIFactory(status=Status.SHORTLISTED)
+        with pytest.raises(ValidationError, match="Only an accepted EOI"):
+            services.commitment_from_eoi(eoi=eoi, actor=staff_user)
+        assert not Commitment.objects.exists()
+
+    def test_a_commitment_s_facility_must_be_on_its_parcel(self, staff_user):
+        facility = FacilityFactory()
+        other_parcel = ParcelFactory()
+        with pytest.raises(ValidationError) as refused:
+            services.commitment_create(
+                actor=staff_user,
+                organisation=OrganisationFactory(),
+                parcel=other_parcel,
+                facility=facility,
+                kind="occupancy",
+                stage=services.CommitmentStage.objects.get(code="lease"),
+                gfa_m2=Decimal("10"),
+                date=datetime.date(2026, 1, 1),
+            )
+        assert "facility" in refused.value.message_dict
+
+    def test_a_signed_mou_needs_its_date(self, staff_user):
+        with pytest.raises(ValidationError, match="needs its signed date"):
+            MoUFactory(status="signed")
+
+
+class TestInvitations:
+    def test_an_organisation_admin_invites_and_the_invitee_joins(self, django_capture_on_commit_callbacks):
+        organisation = OrganisationFactory()
+        admin = partner_user(organisation, role="admin")
+
+        with django_capture_on_commit_callbacks(execute=True):
+            invitation = services.invitation_create(
+                organisation=organisation, email="New.Person@Example.org", actor=admin, accept_url_base="https://x"
+            )
+
+        [message] = mail.outbox
+        assert message.to == ["new.person@example.org"]
+        assert f"https://x/portal/invitations/{invitation.token}/" in message.body
+        membership = services.invitation_accept(
+            token=invitation.token, username="newperson", password="a-long-pass-phrase-42"
+        )
+        assert membership.organisation == organisation and membership.role == "member"
+        assert membership.user.groups.filter(name=PARTNER).exists()
+        with pytest.raises(ValidationError, match="not valid any more"):
+            services.invitation_accept(token=invitation.token, username="again", password="a-long-pass-phrase-42")
+
+    def test_members_who_are_not_admins_cannot_invite(self):
+        organisation = OrganisationFactory()
+        with pytest.raises(PermissionDenied):
+            services.invitation_create(
+                organisation=organisation, email="x@example.org", actor=partner_user(organisation)
+            )
+        assert not Invitation.objects.exists()
+
+    def test_an_admin_cannot_invite_into_another_organisation(self):
+        admin = partner_user(OrganisationFactory(), role="admin")
+        with pytest.raises(PermissionDenied):
+            services.invitation_create(organisation=OrganisationFactory(), email="x@example.org", actor=admin)
+
+    def test_expired_invitations_and_weak_passwords_are_refused(self):
+        organisation = OrganisationFactory()
+        admin = partner_user(organisation, role="admin")
+        invitation = services.invitation_create(organisation=organisation, email="a@example.org", actor=admin)
+        with pytest.raises(ValidationError) as weak:
+            services.invitation_accept(token=invitation.token, username="aperson", password="123")
+        assert "password" in weak.value.message_dict
+
+        Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - datetime.timedelta(seconds=1))
+        with pytest.raises(ValidationError, match="not valid any more"):
+            services.invitation_accept(token=invitation.token, username="aperson", password="a-long-pass-phrase-42")
+        assert not get_user_model().objects.filter(username="aperson").exists()
+
+    def test_a_user_belongs_to_one_organisation(self):
+        person = partner_user(OrganisationFactory())
+        with pytest.raises(ValidationError, match="already belongs"):
+            services.membership_set(user=person, organisation=OrganisationFactory(), actor=None)
+        assert Membership.objects.filter(user=person).count() == 1
