@@ -29,6 +29,6 @@ class PartnersConfig(AppConfig):
     verbose_name = _("Partners")
 
     def ready(self) -> None:
-        from . import demo  # noqa: F401  (registers the partners demo loader)
+        from . import demo, readiness  # noqa: F401  (register the demo loader and the readiness criterion)
 
         post_migrate.connect(ensure_commitment_stages, sender=self, dispatch_uid="partners.ensure_commitment_stages")

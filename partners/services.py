@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 
 from innopole.roles import PARTNER, STAFF, has_role
 from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
+from planning.services import readiness_mark_stale
 
 from .models import (
     TRANSITIONS,
@@ -369,9 +370,15 @@ def eoi_transition(
     transition = EOITransition.objects.create(
         eoi=eoi, from_status=current, to_status=to_status, actor=actor, at=at, note=note
     )
+    readiness_mark_stale(phase_ids=[_phase_of(eoi)])
     if side == "staff" and actor is not None:
         _notify_status(eoi, transition)
     return eoi
+
+
+def _phase_of(eoi: ExpressionOfInterest) -> int | None:
+    """The phase whose demand an EOI counts in: its parcel's, else the phase it names."""
+    return eoi.preferred_parcel.phase_id if eoi.preferred_parcel_id else eoi.preferred_phase_id
 
 
 def eoi_submit(*, eoi: ExpressionOfInterest, actor, note: str = "") -> ExpressionOfInterest:
@@ -467,7 +474,9 @@ def commitment_create(*, actor, **fields: Any) -> Commitment:
     apply_changes(commitment, fields, editable=COMMITMENT_FIELDS)
     _clean(commitment)
     _check_commitment(commitment)
-    return save_audited(commitment, actor=actor)
+    save_audited(commitment, actor=actor)
+    readiness_mark_stale(phase_ids=[commitment.parcel.phase_id])
+    return commitment
 
 
 @transaction.atomic
@@ -475,17 +484,22 @@ def commitment_update(
     *, commitment: Commitment, actor, expected_version: int | None = None, **changes: Any
 ) -> Commitment:
     commitment = lock_for_update(commitment, expected_version=expected_version)
+    old_phase_id = commitment.parcel.phase_id
     changed = apply_changes(commitment, changes, editable=COMMITMENT_FIELDS)
     if not changed:
         return commitment
     _clean(commitment)
     _check_commitment(commitment)
-    return save_audited(commitment, actor=actor, update_fields=changed)
+    save_audited(commitment, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=[old_phase_id, commitment.parcel.phase_id])
+    return commitment
 
 
 @transaction.atomic
 def commitment_delete(*, commitment: Commitment, actor) -> None:
-    delete_audited(lock_for_update(commitment), actor=actor)
+    commitment = lock_for_update(commitment)
+    delete_audited(commitment, actor=actor)
+    readiness_mark_stale(phase_ids=[commitment.parcel.phase_id])
 
 
 @transaction.atomic
@@ -532,4 +546,7 @@ def commitment_stage_update(
     if not changed:
         return stage
     _clean(stage)
-    return save_audited(stage, actor=actor, update_fields=changed)
+    save_audited(stage, actor=actor, update_fields=changed)
+    if "probability" in changed:
+        readiness_mark_stale(phase_ids=stage.commitments.values_list("parcel__phase_id", flat=True).distinct())
+    return stage

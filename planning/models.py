@@ -115,8 +115,11 @@ class Phase(BilingualNameMixin, VersionedModel):
     capex_hkd_m = models.DecimalField(_("capital cost (HKD million)"), max_digits=12, decimal_places=1, default=0)
     focus = models.CharField(_("focus"), max_length=300, blank=True)
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PLANNING)
+    # Set in the same transaction as any change to a readiness input; cleared by the recompute that catches up.
+    readiness_stale = models.BooleanField(_("readiness stale"), default=True, editable=False)
+    readiness_stale_since = models.DateTimeField(_("stale since"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords()
+    history = HistoricalRecords(excluded_fields=["readiness_stale", "readiness_stale_since"])
 
     objects = PhaseQuerySet.as_manager()
 
@@ -485,3 +488,98 @@ class Milestone(VersionedModel):
     def is_overdue(self) -> bool:
         """Not done, and its planned date has passed (see MilestoneQuerySet.overdue)."""
         return self.actual_date is None and self.planned_date < timezone.localdate()
+
+
+class ReadinessPolicy(VersionedModel):
+    """The one row of overall readiness settings staff can change in the admin."""
+
+    ready_score = models.DecimalField(
+        _("score for 'ready'"),
+        max_digits=4,
+        decimal_places=3,
+        default=Decimal("0.800"),
+        help_text=_("With no failed gate and no failed criterion, a weighted score at least this high is 'ready'."),
+    )
+
+    history = HistoricalRecords()
+
+    class Meta:
+        verbose_name = _("readiness policy")
+        verbose_name_plural = _("readiness policy")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(ready_score__gte=0, ready_score__lte=1),
+                name="readiness_policy_score_0_1",
+                violation_error_message=_("A score is between 0 and 1."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return str(_("Readiness policy"))
+
+    @classmethod
+    def current(cls) -> "ReadinessPolicy":
+        return cls.objects.order_by("pk").first() or cls()
+
+
+class ReadinessCriterionSetting(VersionedModel):
+    """Weight, gate and thresholds of one readiness criterion (defaults come from the criterion's code)."""
+
+    code = models.SlugField(_("criterion"), max_length=40, unique=True)
+    enabled = models.BooleanField(_("enabled"), default=True)
+    weight = models.DecimalField(_("weight"), max_digits=5, decimal_places=2)
+    is_gate = models.BooleanField(_("hard gate"), help_text=_("When it fails, the phase is blocked."))
+    pass_threshold = models.DecimalField(_("pass from score"), max_digits=4, decimal_places=3)
+    at_risk_threshold = models.DecimalField(_("at risk from score"), max_digits=4, decimal_places=3)
+
+    history = HistoricalRecords()
+
+    class Meta:
+        ordering = ["code"]
+        verbose_name = _("readiness criterion setting")
+        verbose_name_plural = _("readiness criterion settings")
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(weight__gte=0),
+                name="readiness_weight_not_negative",
+                violation_error_message=_("A weight cannot be negative."),
+            ),
+            models.CheckConstraint(
+                condition=Q(
+                    at_risk_threshold__gte=0, pass_threshold__lte=1, at_risk_threshold__lte=models.F("pass_threshold")
+                ),
+                name="readiness_thresholds_ordered",
+                violation_error_message=_("Thresholds lie between 0 and 1, 'at risk' at or below 'pass'."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return self.code
+
+
+class ReadinessSnapshot(models.Model):
+    """One computed readiness of a phase: score, state, each criterion with its reasons, and what it was built on."""
+
+    class State(models.TextChoices):
+        READY = "ready", _("Ready")
+        AT_RISK = "at_risk", _("At risk")
+        BLOCKED = "blocked", _("Blocked")
+
+    phase = models.ForeignKey(
+        Phase, on_delete=models.CASCADE, related_name="readiness_snapshots", verbose_name=_("phase")
+    )
+    computed_at = models.DateTimeField(_("computed at"))
+    score = models.DecimalField(_("score"), max_digits=4, decimal_places=3)
+    state = models.CharField(_("state"), max_length=10, choices=State.choices)
+    criteria = models.JSONField(_("criteria"))
+    fingerprint = models.CharField(_("input fingerprint"), max_length=64)
+
+    class Meta:
+        ordering = ["phase", "-computed_at", "-id"]
+        get_latest_by = "computed_at"
+        verbose_name = _("readiness snapshot")
+        verbose_name_plural = _("readiness snapshots")
+        indexes = [models.Index(fields=["phase", "-computed_at"], name="snapshot_phase_latest")]
+
+    def __str__(self) -> str:
+        return f"{self.phase} · {self.get_state_display()} · {self.computed_at:%Y-%m-%d %H:%M}"

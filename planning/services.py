@@ -9,20 +9,23 @@ A refusal is a `django.core.exceptions.ValidationError` keyed by field, whose me
 numbers; an edit based on a stale version raises `innopole.services.ConflictError`.
 """
 
+import logging
 from collections.abc import Iterable
 from decimal import Decimal
 from typing import Any
 
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
 from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
 
 from . import geometry
-from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, ReadinessSnapshot, UtilityCapacity
 
 # The campus's parcels may exceed its land target by this share at most (survey tolerance).
 CAMPUS_TOTAL_TOLERANCE = Decimal("0.01")
@@ -128,7 +131,9 @@ def phase_create(*, actor, **fields: Any) -> Phase:
     phase = Phase()
     apply_changes(phase, fields, editable=PHASE_FIELDS)
     _clean(phase)
-    return save_audited(phase, actor=actor)
+    save_audited(phase, actor=actor)
+    readiness_mark_stale(phase_ids=[phase.pk])
+    return phase
 
 
 @transaction.atomic
@@ -140,7 +145,9 @@ def phase_update(*, phase: Phase, actor, expected_version: int | None = None, **
     if not changed:
         return phase
     _clean(phase)
-    return save_audited(phase, actor=actor, update_fields=changed)
+    save_audited(phase, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=[phase.pk])
+    return phase
 
 
 @transaction.atomic
@@ -260,7 +267,9 @@ def parcel_create(*, actor, campus: Campus, **fields: Any) -> Parcel:
     polygon = refresh_computed_area(parcel)
     _clean(parcel)
     _check_parcel_in_plan(parcel, polygon)
-    return save_audited(parcel, actor=actor)
+    save_audited(parcel, actor=actor)
+    readiness_mark_stale(phase_ids=[parcel.phase_id])
+    return parcel
 
 
 @transaction.atomic
@@ -270,6 +279,7 @@ def parcel_update(*, parcel: Parcel, actor, expected_version: int | None = None,
     changes.pop("campus", None)
     lock_for_update(parcel.campus)
     parcel = lock_for_update(parcel, expected_version=expected_version)
+    old_phase_id = parcel.phase_id
     changed = apply_changes(parcel, changes, editable=PARCEL_FIELDS)
     if not changed:
         return parcel
@@ -278,7 +288,9 @@ def parcel_update(*, parcel: Parcel, actor, expected_version: int | None = None,
         changed.append("computed_area_m2")
     _clean(parcel)
     _check_parcel_in_plan(parcel, polygon)
-    return save_audited(parcel, actor=actor, update_fields=changed)
+    save_audited(parcel, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=[old_phase_id, parcel.phase_id])
+    return parcel
 
 
 @transaction.atomic
@@ -288,6 +300,7 @@ def parcel_delete(*, parcel: Parcel, actor) -> None:
     for facility in parcel.facilities.all():
         delete_audited(facility, actor=actor, reason=_("Parcel %(code)s deleted") % {"code": parcel.code})
     delete_audited(parcel, actor=actor)
+    readiness_mark_stale(phase_ids=[parcel.phase_id])
 
 
 # --- facility type ----------------------------------------------------------------------------------------------
@@ -323,7 +336,9 @@ def facility_type_update(
     if not changed:
         return facility_type
     _clean(facility_type)
-    return save_audited(facility_type, actor=actor, update_fields=changed)
+    save_audited(facility_type, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=phases_using_type(facility_type))
+    return facility_type
 
 
 @transaction.atomic
@@ -377,7 +392,9 @@ def facility_create(*, actor, parcel: Parcel, **fields: Any) -> Facility:
     apply_changes(facility, fields, editable=FACILITY_FIELDS - {"parcel"})
     _clean(facility)
     _check_gfa_cap(facility)
-    return save_audited(facility, actor=actor)
+    save_audited(facility, actor=actor)
+    readiness_mark_stale(phase_ids=[parcel.phase_id])
+    return facility
 
 
 @transaction.atomic
@@ -386,18 +403,22 @@ def facility_update(*, facility: Facility, actor, expected_version: int | None =
     parcel_ids = sorted({facility.parcel_id, getattr(changes.get("parcel"), "pk", facility.parcel_id)})
     list(Parcel.objects.select_for_update().filter(pk__in=parcel_ids).order_by("pk").values_list("pk", flat=True))
     facility = lock_for_update(facility, expected_version=expected_version)
+    old_phase_id = facility.parcel.phase_id
     changed = apply_changes(facility, changes, editable=FACILITY_FIELDS)
     if not changed:
         return facility
     _clean(facility)
     _check_gfa_cap(facility)
-    return save_audited(facility, actor=actor, update_fields=changed)
+    save_audited(facility, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=[old_phase_id, facility.parcel.phase_id])
+    return facility
 
 
 @transaction.atomic
 def facility_delete(*, facility: Facility, actor) -> None:
     facility = lock_for_update(facility)
     delete_audited(facility, actor=actor)
+    readiness_mark_stale(phase_ids=[facility.parcel.phase_id])
 
 
 # --- utility capacity -------------------------------------------------------------------------------------------
@@ -410,7 +431,9 @@ def utility_capacity_create(*, actor, **fields: Any) -> UtilityCapacity:
     utility = UtilityCapacity()
     apply_changes(utility, fields, editable=UTILITY_FIELDS)
     _clean(utility)
-    return save_audited(utility, actor=actor)
+    save_audited(utility, actor=actor)
+    readiness_mark_stale(phase_ids=[utility.phase_id])
+    return utility
 
 
 @transaction.atomic
@@ -418,17 +441,21 @@ def utility_capacity_update(
     *, utility: UtilityCapacity, actor, expected_version: int | None = None, **changes: Any
 ) -> UtilityCapacity:
     utility = lock_for_update(utility, expected_version=expected_version)
+    old_phase_id = utility.phase_id
     changed = apply_changes(utility, changes, editable=UTILITY_FIELDS)
     if not changed:
         return utility
     _clean(utility)
-    return save_audited(utility, actor=actor, update_fields=changed)
+    save_audited(utility, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=[old_phase_id, utility.phase_id])
+    return utility
 
 
 @transaction.atomic
 def utility_capacity_delete(*, utility: UtilityCapacity, actor) -> None:
     utility = lock_for_update(utility)
     delete_audited(utility, actor=actor)
+    readiness_mark_stale(phase_ids=[utility.phase_id])
 
 
 # --- milestone --------------------------------------------------------------------------------------------------
@@ -497,6 +524,7 @@ def milestone_create(*, actor, predecessors: list[Milestone] | None = None, **fi
         _check_predecessors(milestone, list(predecessors))
     save_audited(milestone, actor=actor)
     _set_predecessors(milestone, predecessors, actor)
+    readiness_mark_stale(phase_ids=[milestone.phase_id])
     return milestone
 
 
@@ -512,6 +540,7 @@ def milestone_update(
     # The campus lock serialises dependency edits, so two concurrent edits cannot close a cycle between them.
     lock_for_update(milestone.phase.campus)
     milestone = lock_for_update(milestone, expected_version=expected_version)
+    old_phase_id = milestone.phase_id
     changed = apply_changes(milestone, changes, editable=MILESTONE_FIELDS)
     if changed:
         _clean(milestone)
@@ -525,6 +554,7 @@ def milestone_update(
     # A change of predecessors alone still counts as an edit of the milestone (new version, history row).
     save_audited(milestone, actor=actor, update_fields=[n for n in changed if n != "predecessors"] or ["updated"])
     _set_predecessors(milestone, predecessors, actor)
+    readiness_mark_stale(phase_ids=[old_phase_id, milestone.phase_id])
     return milestone
 
 
@@ -532,3 +562,89 @@ def milestone_update(
 def milestone_delete(*, milestone: Milestone, actor) -> None:
     milestone = lock_for_update(milestone)
     delete_audited(milestone, actor=actor)
+    readiness_mark_stale(phase_ids=[milestone.phase_id])
+
+
+# --- readiness --------------------------------------------------------------------------------------------------
+
+logger = logging.getLogger(__name__)
+# While a recompute of a phase is queued, further changes do not queue another (coalescing); the key expires so a
+# lost task never blocks the phase for long, and the periodic sweep catches up anyway.
+PENDING_KEY = "readiness:pending:{}"
+PENDING_SECONDS = 300
+
+
+class _QueueRecomputes:
+    """The on-commit callback of one transaction: queues one recompute per phase marked stale in it."""
+
+    def __init__(self) -> None:
+        self.phase_ids: set[int] = set()
+
+    def __call__(self) -> None:
+        from .tasks import recompute_phase_readiness
+
+        for pk in sorted(self.phase_ids):
+            key = PENDING_KEY.format(pk)
+            if not cache.add(key, 1, PENDING_SECONDS):
+                continue  # one is already queued
+            try:
+                recompute_phase_readiness.delay(pk)
+            except Exception:  # broker down: the sweep will catch up; never fail the user's edit for it
+                cache.delete(key)
+                logger.warning(
+                    "Could not queue the readiness recompute of phase %s; the sweep will.", pk, exc_info=True
+                )
+
+
+def readiness_mark_stale(*, phase_ids: Iterable[int | None]) -> None:
+    """Mark phases stale in the current transaction and queue one recompute per phase once it commits.
+
+    Within one transaction, every phase marked is queued once, by one on-commit callback. If the broker cannot take
+    the task, the change still commits: the phase stays stale, shows as stale, and the periodic sweep recomputes it.
+    """
+    ids = {pk for pk in phase_ids if pk is not None}
+    if not ids:
+        return
+    now = timezone.now()
+    Phase.objects.filter(pk__in=ids, readiness_stale=False).update(readiness_stale=True, readiness_stale_since=now)
+    Phase.objects.filter(pk__in=ids, readiness_stale_since__isnull=True).update(readiness_stale_since=now)
+    connection = transaction.get_connection()
+    pending = getattr(connection, "_innopole_readiness_queue", None)
+    if pending is not None and any(entry[1] is pending for entry in connection.run_on_commit):
+        pending.phase_ids.update(ids)
+        return
+    pending = _QueueRecomputes()
+    pending.phase_ids.update(ids)
+    connection._innopole_readiness_queue = pending
+    transaction.on_commit(pending)
+
+
+def phases_using_type(facility_type: FacilityType) -> list[int]:
+    return list(
+        Facility.objects.filter(facility_type=facility_type).values_list("parcel__phase_id", flat=True).distinct()
+    )
+
+
+@transaction.atomic
+def readiness_recompute(*, phase: Phase, today=None) -> ReadinessSnapshot:
+    """Compute a phase's readiness and store a snapshot, unless the inputs are those of the latest one.
+
+    The phase row stays locked until commit: a change marking it stale meanwhile waits, then marks it stale again,
+    so a recompute never hides a newer change.
+    """
+    from . import readiness
+
+    phase = Phase.objects.select_for_update().get(pk=phase.pk)
+    result = readiness.evaluate([phase], today=today)[phase.pk]
+    latest = phase.readiness_snapshots.order_by("-computed_at", "-id").first()
+    if latest is None or latest.fingerprint != result.fingerprint:
+        latest = ReadinessSnapshot.objects.create(
+            phase=phase,
+            computed_at=timezone.now(),
+            score=Decimal(str(result.score)),
+            state=result.state,
+            criteria=result.criteria,
+            fingerprint=result.fingerprint,
+        )
+    Phase.objects.filter(pk=phase.pk).update(readiness_stale=False, readiness_stale_since=None)
+    return latest

@@ -7,4 +7,4 @@ class TenantsConfig(AppConfig):
     verbose_name = _("Tenants")
 
     def ready(self) -> None:
-        from . import demo  # noqa: F401  (registers the tenants demo loader)
+        from . import demo, readiness  # noqa: F401  (register the demo loader and the readiness criterion)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
 from partners.models import Organisation
 from planning.models import Facility
-from planning.services import fmt_m2
+from planning.services import fmt_m2, readiness_mark_stale
 
 from .models import SpaceAllocation, Tenant
 
@@ -69,7 +69,9 @@ def allocation_create(*, actor, **fields: Any) -> SpaceAllocation:
         _lock_facilities(allocation.facility_id)
     allocation.full_clean()
     _check_space(allocation)
-    return save_audited(allocation, actor=actor)
+    save_audited(allocation, actor=actor)
+    readiness_mark_stale(phase_ids=[allocation.facility.parcel.phase_id])
+    return allocation
 
 
 @transaction.atomic
@@ -79,14 +81,19 @@ def allocation_update(
     new_facility = changes.get("facility")
     _lock_facilities(allocation.facility_id, *([new_facility.pk] if new_facility else []))
     allocation = lock_for_update(allocation, expected_version=expected_version)
+    old_phase_id = allocation.facility.parcel.phase_id
     changed = apply_changes(allocation, changes, editable=ALLOCATION_FIELDS)
     if not changed:
         return allocation
     allocation.full_clean()
     _check_space(allocation)
-    return save_audited(allocation, actor=actor, update_fields=changed)
+    save_audited(allocation, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=[old_phase_id, allocation.facility.parcel.phase_id])
+    return allocation
 
 
 @transaction.atomic
 def allocation_delete(*, allocation: SpaceAllocation, actor) -> None:
-    delete_audited(lock_for_update(allocation), actor=actor)
+    allocation = lock_for_update(allocation)
+    delete_audited(allocation, actor=actor)
+    readiness_mark_stale(phase_ids=[allocation.facility.parcel.phase_id])

@@ -1,0 +1,77 @@
+"""The partners' readiness criterion: how firmly partners have committed to the phase (registered in ready())."""
+
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+
+from planning.models import Phase
+from planning.readiness import Criterion, Evaluation, Reason, fmt, register
+
+from .selectors import with_capital_cover
+
+
+class CommitmentsCriterion(Criterion):
+    """Probability-weighted occupancy GFA against the phase's lettable GFA, and weighted capital against capex.
+
+    The score is the lower of the two covers, each against its target share (occupancy 30 %, capital 25 %, capped
+    at 1), so one cannot make up for the other: a developer and a tenant are different promises.
+    """
+
+    code = "commitments"
+    label = _("Commitments")
+    default_weight = Decimal("2")
+    default_pass = Decimal("1")
+    default_at_risk = Decimal("0.25")
+    OCCUPANCY_TARGET = Decimal("30")  # % of lettable GFA pre-committed
+    CAPITAL_TARGET = Decimal("25")  # % of capex covered
+
+    def evaluate(self, phases, today):
+        rows = {p.pk: p for p in with_capital_cover(Phase.objects.filter(pk__in=[p.pk for p in phases]))}
+        results = {}
+        for phase in phases:
+            row = rows[phase.pk]
+            occupancy = row.precommitment_pct or Decimal(0)
+            capital = row.capital_cover_pct or Decimal(0)
+            occupancy_score = min(Decimal(1), occupancy / self.OCCUPANCY_TARGET)
+            capital_score = min(Decimal(1), capital / self.CAPITAL_TARGET) if row.capex_hkd_m else Decimal(1)
+            reasons = [
+                Reason(
+                    str(
+                        _(
+                            "Pre-commitment %(pct)s %% of lettable GFA (%(weighted)s of %(lettable)s m², "
+                            "probability-weighted); the target is %(target)s %%."
+                        )
+                        % {
+                            "pct": fmt(occupancy),
+                            "weighted": fmt(row.weighted_occupancy_gfa_m2, 0),
+                            "lettable": fmt(row.lettable_gfa_m2, 0),
+                            "target": fmt(self.OCCUPANCY_TARGET, 0),
+                        }
+                    )
+                ),
+                Reason(
+                    str(
+                        _(
+                            "Weighted partner capital HKD %(capital)s million covers %(pct)s %% of the capex of "
+                            "HKD %(capex)s million; the target is %(target)s %%."
+                        )
+                        % {
+                            "capital": fmt(row.weighted_capital_hkd_m),
+                            "pct": fmt(capital),
+                            "capex": fmt(row.capex_hkd_m, 0),
+                            "target": fmt(self.CAPITAL_TARGET, 0),
+                        }
+                    )
+                ),
+            ]
+            inputs = {
+                "occupancy": str(round(row.weighted_occupancy_gfa_m2, 2)),
+                "lettable": str(row.lettable_gfa_m2),
+                "capital": str(round(row.weighted_capital_hkd_m, 2)),
+                "capex": str(row.capex_hkd_m),
+            }
+            results[phase.pk] = Evaluation(float(min(occupancy_score, capital_score)), reasons, inputs)
+        return results
+
+
+register(CommitmentsCriterion())

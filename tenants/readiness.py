@@ -1,0 +1,58 @@
+"""The tenants' readiness criterion: demand for the phase's space (registered in ready())."""
+
+from decimal import Decimal
+
+from django.utils.translation import gettext_lazy as _
+
+from partners.selectors import with_eoi_demand
+from planning.models import Phase
+from planning.readiness import Criterion, Evaluation, Reason, fmt, register
+
+from .selectors import with_allocations
+
+
+class DemandCriterion(Criterion):
+    """Signed and occupied allocations plus live EOIs, against the phase's GFA (target: 50 % spoken for)."""
+
+    code = "demand"
+    label = _("Demand")
+    default_weight = Decimal("1")
+    default_pass = Decimal("1")
+    default_at_risk = Decimal("0.3")
+    TARGET = Decimal("50")
+
+    def evaluate(self, phases, today):
+        queryset = Phase.objects.filter(pk__in=[p.pk for p in phases])
+        rows = {p.pk: p for p in with_eoi_demand(with_allocations(queryset, "phase"), "phase")}
+        results = {}
+        for phase in phases:
+            row = rows[phase.pk]
+            spoken_for = row.allocated_gfa_m2 + row.eoi_demand_gfa_m2
+            share = spoken_for * 100 / row.total_gfa_m2 if row.total_gfa_m2 else Decimal(0)
+            reasons = [
+                Reason(
+                    str(
+                        _(
+                            "Signed or occupied space %(allocated)s m² and live expressions of interest "
+                            "%(eois)s m² make %(pct)s %% of the phase's %(gfa)s m² GFA; the target is %(target)s %%."
+                        )
+                        % {
+                            "allocated": fmt(row.allocated_gfa_m2, 0),
+                            "eois": fmt(row.eoi_demand_gfa_m2, 0),
+                            "pct": fmt(share),
+                            "gfa": fmt(row.total_gfa_m2, 0),
+                            "target": fmt(self.TARGET, 0),
+                        }
+                    )
+                )
+            ]
+            inputs = {
+                "allocated": str(row.allocated_gfa_m2),
+                "eois": str(row.eoi_demand_gfa_m2),
+                "gfa": str(row.total_gfa_m2),
+            }
+            results[phase.pk] = Evaluation(float(min(Decimal(1), share / self.TARGET)), reasons, inputs)
+        return results
+
+
+register(DemandCriterion())
