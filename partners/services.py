@@ -105,6 +105,15 @@ def membership_set(*, user, organisation: Organisation, role: str = Membership.R
     return membership
 
 
+@transaction.atomic
+def membership_remove(*, membership: Membership, actor) -> None:
+    """Take a person out of their organisation: the account stays, without portal access."""
+    membership = lock_for_update(membership)
+    user = membership.user
+    delete_audited(membership, actor=actor)
+    user.groups.remove(Group.objects.get(name=PARTNER))
+
+
 def _is_organisation_admin(user, organisation: Organisation) -> bool:
     return Membership.objects.filter(user=user, organisation=organisation, role=Membership.Role.ADMIN).exists()
 

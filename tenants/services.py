@@ -31,6 +31,17 @@ def tenant_for_organisation(*, organisation: Organisation, actor) -> Tenant:
     return tenant
 
 
+@transaction.atomic
+def tenant_update(*, tenant: Tenant, actor, expected_version: int | None = None, **changes: Any) -> Tenant:
+    """Change a tenant's notes (its organisation is fixed)."""
+    tenant = lock_for_update(tenant, expected_version=expected_version)
+    changed = apply_changes(tenant, changes, editable={"notes"})
+    if not changed:
+        return tenant
+    tenant.full_clean()
+    return save_audited(tenant, actor=actor, update_fields=changed)
+
+
 def _check_space(allocation: SpaceAllocation) -> None:
     """Signed + occupied GFA on the facility stays within its GFA. The facility row is locked by the caller."""
     if allocation.status not in SpaceAllocation.HOLDING_SPACE:

@@ -233,3 +233,13 @@ class TestInvitations:
         with pytest.raises(ValidationError, match="already belongs"):
             services.membership_set(user=person, organisation=OrganisationFactory(), actor=None)
         assert Membership.objects.filter(user=person).count() == 1
+
+
+def test_removing_a_member_ends_portal_access_but_keeps_the_account(db):
+    organisation = OrganisationFactory()
+    person = partner_user(organisation)
+    services.membership_remove(membership=person.membership, actor=None)
+    person.refresh_from_db()
+    assert not Membership.objects.filter(user=person).exists()
+    assert not person.groups.filter(name=PARTNER).exists()
+    assert person.is_active

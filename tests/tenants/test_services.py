@@ -90,3 +90,12 @@ def test_two_racing_signatures_cannot_overfill_a_facility():
 
     assert sum(isinstance(result, ValidationError) for result in results) == 1, results
     assert SpaceAllocation.objects.filter(facility=facility).count() == 1
+
+
+@pytest.mark.django_db
+def test_tenant_notes_change_and_are_recorded():
+    tenant = TenantFactory()
+    tenant = services.tenant_update(tenant=tenant, actor=None, notes="Moves in with 40 staff.")
+    assert tenant.notes == "Moves in with 40 staff." and tenant.version == 2
+    with pytest.raises(ValidationError):
+        services.tenant_update(tenant=tenant, actor=None, organisation=None)

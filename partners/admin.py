@@ -1,0 +1,614 @@
+"""The admin of partner data for HKSTP staff: every write through `partners.services`, history on every model.
+
+The EOI changelist is the review queue (oldest submission first, "awaiting review" by default). An EOI's content
+belongs to the partner and is read-only here; staff act on it with the queue's actions and, on the change page,
+with the review fields: a move with a note to the partner, and an internal note.
+"""
+
+from django import forms
+from django.contrib import admin, messages
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Count, F
+from django.urls import NoReverseMatch, reverse
+from django.utils import timezone
+from django.utils.html import format_html
+from django.utils.translation import gettext_lazy as _
+from django.utils.translation import ngettext
+
+from innopole.admin import ServiceAdmin
+
+from . import services
+from .models import (
+    TRANSITIONS,
+    Attachment,
+    Commitment,
+    CommitmentStage,
+    EOITransition,
+    ExpressionOfInterest,
+    Invitation,
+    Membership,
+    MoU,
+    Organisation,
+    ReviewNote,
+)
+
+Status = ExpressionOfInterest.Status
+
+# The queue's default view: EOIs waiting for an HKSTP decision.
+AWAITING_REVIEW = (Status.SUBMITTED, Status.UNDER_REVIEW, Status.SHORTLISTED, Status.ON_HOLD)
+
+
+def _reason(error: ValidationError | PermissionDenied) -> str:
+    if isinstance(error, ValidationError):
+        return " ".join(error.messages)
+    return str(error)
+
+
+class ReadOnlyInline(admin.TabularInline):
+    """An inline that shows rows a service wrote; nothing is added, changed or deleted through it."""
+
+    extra = 0
+    can_delete = False
+
+    def get_readonly_fields(self, request, obj=None):
+        return self.fields
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- organisations ----------------------------------------------------------------------------------------------
+
+
+class MembershipForm(forms.ModelForm):
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        if self.instance.pk:
+            # A member's role can change; moving a person to another organisation is a different act.
+            self.fields["user"].disabled = True
+
+
+class MembershipInline(admin.TabularInline):
+    """Portal users of the organisation; added and given roles through `membership_set`."""
+
+    model = Membership
+    form = MembershipForm
+    fields = ["user", "role", "created"]
+    readonly_fields = ["created"]
+    raw_id_fields = ["user"]
+    extra = 0
+    can_delete = False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("user")
+
+
+class InvitationInline(ReadOnlyInline):
+    model = Invitation
+    fields = ["email", "role", "invited_by", "created", "expires_at", "accepted_at"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("invited_by")
+
+
+@admin.register(Organisation)
+class OrganisationAdmin(ServiceAdmin):
+    list_display = ["code", "name_en", "name_zh", "kind", "sector", "members"]
+    list_filter = ["kind", "sector"]
+    search_fields = ["code", "name_en", "name_zh", "contact_name", "contact_email"]
+    readonly_fields = ["version", "created", "updated"]
+    inlines = [MembershipInline, InvitationInline]
+    create_service = services.organisation_create
+    update_service = services.organisation_update
+    service_object_name = "organisation"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+
+    @admin.display(description=_("members"), ordering="member_count")
+    def members(self, organisation):
+        return organisation.member_count
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # organisations stay on record with their EOIs and commitments
+
+    def save_formset(self, request, form, formset, change):
+        if formset.model is not Membership:
+            return super().save_formset(request, form, formset, change)
+        organisation = form.instance
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+        for inline_form in formset.forms:
+            if not inline_form.has_changed():
+                continue
+            existing = inline_form.instance if inline_form.instance.pk else None
+            user = existing.user if existing else inline_form.cleaned_data["user"]
+            membership = services.membership_set(
+                user=user, organisation=organisation, role=inline_form.cleaned_data["role"], actor=request.user
+            )
+            if existing:
+                formset.changed_objects.append((membership, inline_form.changed_data))
+            else:
+                formset.new_objects.append(membership)
+
+
+def _membership_role_update(*, membership: Membership, actor, **changes) -> Membership:
+    """The admin's update hook for a membership: only its role changes, through `membership_set`."""
+    role = changes.pop("role", membership.role)
+    if changes:
+        raise ValidationError({name: _("This field cannot be changed here.") for name in changes})
+    return services.membership_set(user=membership.user, organisation=membership.organisation, role=role, actor=actor)
+
+
+@admin.register(Membership)
+class MembershipAdmin(ServiceAdmin):
+    """Every portal user with its organisation and role (also on each organisation's page)."""
+
+    list_display = ["user", "email", "organisation", "role", "created"]
+    list_filter = ["role", ("organisation", admin.RelatedOnlyFieldListFilter)]
+    search_fields = ["user__username", "user__email", "organisation__name_en", "organisation__code"]
+    list_select_related = ["user", "organisation"]
+    raw_id_fields = ["user"]
+    create_service = services.membership_set
+    update_service = _membership_role_update
+    delete_service = services.membership_remove
+    service_object_name = "membership"
+
+    def get_readonly_fields(self, request, obj=None):
+        return ["created", "updated"] if obj is None else ["user", "organisation", "created", "updated"]
+
+    @admin.display(description=_("e-mail"), ordering="user__email")
+    def email(self, membership):
+        return membership.user.email
+
+
+class InvitationStateFilter(admin.SimpleListFilter):
+    title = _("state")
+    parameter_name = "state"
+
+    def lookups(self, request, model_admin):
+        return [("pending", _("Pending")), ("accepted", _("Accepted")), ("expired", _("Expired"))]
+
+    def queryset(self, request, queryset):
+        now = timezone.now()
+        if self.value() == "pending":
+            return queryset.filter(accepted_at__isnull=True, expires_at__gt=now)
+        if self.value() == "accepted":
+            return queryset.filter(accepted_at__isnull=False)
+        if self.value() == "expired":
+            return queryset.filter(accepted_at__isnull=True, expires_at__lte=now)
+        return queryset
+
+
+@admin.register(Invitation)
+class InvitationAdmin(admin.ModelAdmin):
+    """Invitations are sent from the portal (`invitation_create`); staff see them here, read-only.
+
+    A plain ModelAdmin: invitations keep no history (their rows are the record), so there is no history view.
+    """
+
+    list_display = ["email", "organisation", "role", "invited_by", "created", "expires_at", "state"]
+    list_filter = [InvitationStateFilter, "role", "organisation"]
+    search_fields = ["email", "organisation__name_en", "organisation__code"]
+    list_select_related = ["organisation", "invited_by"]
+    fields = ["organisation", "email", "role", "invited_by", "created", "expires_at", "accepted_at"]
+    readonly_fields = fields
+
+    @admin.display(description=_("state"))
+    def state(self, invitation):
+        if invitation.accepted_at:
+            return _("Accepted")
+        if invitation.expires_at <= timezone.now():
+            return _("Expired")
+        return _("Pending")
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+# --- MoUs -------------------------------------------------------------------------------------------------------
+
+
+@admin.register(MoU)
+class MoUAdmin(ServiceAdmin):
+    list_display = ["title", "organisation", "focus", "status", "signed_date"]
+    list_filter = ["status", "organisation__sector"]
+    search_fields = ["title", "focus", "organisation__name_en", "organisation__name_zh", "organisation__code"]
+    list_select_related = ["organisation"]
+    readonly_fields = ["version", "created", "updated"]
+    create_service = services.mou_create
+    update_service = services.mou_update
+    delete_service = services.mou_delete
+    service_object_name = "mou"
+
+
+# --- the EOI review queue ---------------------------------------------------------------------------------------
+
+
+class QueueFilter(admin.SimpleListFilter):
+    """Status, with "awaiting review" (submitted, under review, shortlisted, on hold) as the default view."""
+
+    title = _("status")
+    parameter_name = "queue"
+    default = "awaiting"
+
+    def lookups(self, request, model_admin):
+        return [("awaiting", _("Awaiting review")), *Status.choices, ("all", _("All"))]
+
+    def value(self):
+        return super().value() or self.default
+
+    def queryset(self, request, queryset):
+        value = self.value()
+        if value == "all":
+            return queryset
+        if value == "awaiting":
+            return queryset.filter(status__in=AWAITING_REVIEW)
+        return queryset.filter(status=value)
+
+    def choices(self, changelist):
+        for lookup, title in self.lookup_choices:
+            yield {
+                "selected": self.value() == str(lookup),
+                "query_string": changelist.get_query_string({self.parameter_name: lookup}),
+                "display": title,
+            }
+
+
+def _staff_moves(status: str) -> list[str]:
+    return [target for target, side in TRANSITIONS.get(status, {}).items() if side == "staff"]
+
+
+class EOIReviewForm(forms.ModelForm):
+    """The review fields of the EOI change page; the EOI's own fields are read-only."""
+
+    to_status = forms.ChoiceField(
+        label=_("Move to"),
+        required=False,
+        help_text=_("The submitter is told by e-mail, with the note below."),
+    )
+    note = forms.CharField(
+        label=_("Note to the partner"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Goes with the move: shown to the partner on the timeline and in the e-mail."),
+    )
+    internal_note = forms.CharField(
+        label=_("Internal review note"),
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 3}),
+        help_text=_("Only HKSTP staff see it; never shown to the partner."),
+    )
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        moves = _staff_moves(self.instance.status) if self.instance.pk else []
+        self.fields["to_status"].choices = [
+            ("", _("— keep %(status)s —") % {"status": self.instance.get_status_display()})
+        ] + [(target, Status(target).label) for target in moves]
+
+    def clean(self):
+        cleaned = super().clean()
+        if cleaned.get("note") and not cleaned.get("to_status"):
+            self.add_error(
+                "note",
+                _("A note to the partner goes with a move: choose where to move the EOI, or write an internal note."),
+            )
+        return cleaned
+
+
+# Service error keys → the review form's fields.
+REVIEW_ERROR_FIELDS = {"status": "to_status", "text": "internal_note"}
+
+
+class EOITransitionInline(ReadOnlyInline):
+    model = EOITransition
+    fields = ["at", "from_status", "to_status", "actor", "note"]
+    verbose_name_plural = _("status timeline")
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("actor")
+
+
+class ReviewNoteInline(ReadOnlyInline):
+    model = ReviewNote
+    fields = ["created", "author", "text"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("author")
+
+
+class AttachmentInline(ReadOnlyInline):
+    model = Attachment
+    fields = ["download", "content_type", "size_bytes", "uploaded_by", "created"]
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("uploaded_by")
+
+    @admin.display(description=_("file"))
+    def download(self, attachment):
+        try:
+            url = reverse("partners:attachment-download", args=[attachment.pk])
+        except NoReverseMatch:
+            return attachment.original_name
+        return format_html('<a href="{}">{}</a>', url, attachment.original_name)
+
+
+@admin.register(ExpressionOfInterest)
+class ExpressionOfInterestAdmin(ServiceAdmin):
+    form = EOIReviewForm
+    list_display = [
+        "reference",
+        "organisation",
+        "facility_type",
+        "parcel_or_phase",
+        "gfa_m2",
+        "jobs",
+        "investment_hkd_m",
+        "status",
+        "submitted_at",
+    ]
+    list_display_links = ["reference"]
+    # Only organisations that have EOIs are offered in the organisation filter.
+    list_filter = [QueueFilter, ("organisation", admin.RelatedOnlyFieldListFilter), "facility_type", "preferred_phase"]
+    list_select_related = ["organisation", "facility_type", "preferred_phase", "preferred_parcel"]
+    search_fields = ["=id", "organisation__name_en", "organisation__name_zh", "organisation__code", "description"]
+    # The queue: oldest submission first; drafts (never submitted) last.
+    ordering = [F("submitted_at").asc(nulls_last=True), "pk"]
+    fieldsets = [
+        (None, {"fields": ["organisation", "submitted_by", "status", "submitted_at", "language", "commitment_link"]}),
+        (
+            _("What and where"),
+            {
+                "fields": [
+                    "facility_type",
+                    "preferred_phase",
+                    "preferred_parcel",
+                    "gfa_m2",
+                    "capacity",
+                    "jobs",
+                    "investment_hkd_m",
+                    "wanted_start",
+                    "description",
+                ]
+            },
+        ),
+        (_("Review"), {"fields": ["to_status", "note", "internal_note"]}),
+        (_("Record"), {"fields": ["version", "created", "updated"], "classes": ["collapse"]}),
+    ]
+    readonly_fields = [
+        "organisation",
+        "submitted_by",
+        "status",
+        "submitted_at",
+        "language",
+        "commitment_link",
+        "facility_type",
+        "preferred_phase",
+        "preferred_parcel",
+        "gfa_m2",
+        "capacity",
+        "jobs",
+        "investment_hkd_m",
+        "wanted_start",
+        "description",
+        "version",
+        "created",
+        "updated",
+    ]
+    inlines = [EOITransitionInline, ReviewNoteInline, AttachmentInline]
+    actions = [
+        "start_review",
+        "shortlist",
+        "accept",
+        "decline",
+        "put_on_hold",
+        "resume_review",
+        "create_commitment",
+    ]
+
+    @admin.display(description=_("reference"), ordering="pk")
+    def reference(self, eoi):
+        return eoi.reference
+
+    @admin.display(description=_("parcel / phase"))
+    def parcel_or_phase(self, eoi):
+        if eoi.preferred_parcel is not None:
+            return eoi.preferred_parcel.code
+        return eoi.preferred_phase or "—"
+
+    @admin.display(description=_("commitment"))
+    def commitment_link(self, eoi):
+        commitment = Commitment.objects.filter(source_eoi=eoi).first()
+        if commitment is None:
+            return "—"
+        url = reverse("admin:partners_commitment_change", args=[commitment.pk])
+        return format_html('<a href="{}">{}</a>', url, commitment)
+
+    def has_add_permission(self, request):
+        return False  # partners write EOIs in the portal
+
+    def has_delete_permission(self, request, obj=None):
+        return False  # submitted EOIs stay on record; drafts are the partner's to delete
+
+    def revert_disabled(self, request, obj=None):
+        return True  # the content is the partner's, and statuses move only along the workflow
+
+    # The change page saves the review fields: a move with its note, and/or an internal note.
+    def _call_service(self, form, *, change, actor):
+        eoi = self.model._default_manager.get(pk=form.instance.pk)
+        data = form.cleaned_data
+        try:
+            if data.get("to_status"):
+                eoi = services.eoi_transition(
+                    eoi=eoi, to_status=data["to_status"], actor=actor, note=data.get("note", "")
+                )
+            if data.get("internal_note"):
+                services.review_note_add(eoi=eoi, actor=actor, text=data["internal_note"])
+        except ValidationError as error:
+            if hasattr(error, "error_dict"):
+                raise ValidationError(
+                    {REVIEW_ERROR_FIELDS.get(field, field): errors for field, errors in error.error_dict.items()}
+                ) from None
+            raise
+        except PermissionDenied as error:
+            raise ValidationError(str(error)) from None
+        return eoi
+
+    def save_formset(self, request, form, formset, change):
+        # The inlines are read-only records the services wrote: nothing to save, nothing to log.
+        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
+
+    # --- queue actions ---
+
+    def _move_selected(self, request, queryset, to_status: str, *, only_from: tuple[str, ...] = (), action: str = ""):
+        moved = 0
+        for eoi in queryset:
+            if only_from and eoi.status not in only_from:
+                reason = _("it is %(status)s, and “%(action)s” applies to %(allowed)s EOIs only.") % {
+                    "status": eoi.get_status_display(),
+                    "action": action,
+                    "allowed": ", ".join(str(Status(status).label) for status in only_from),
+                }
+            else:
+                try:
+                    services.eoi_transition(eoi=eoi, to_status=to_status, actor=request.user)
+                except (ValidationError, PermissionDenied) as error:
+                    reason = _reason(error)
+                else:
+                    moved += 1
+                    continue
+            self.message_user(
+                request, _("%(eoi)s was not moved: %(reason)s") % {"eoi": eoi, "reason": reason}, messages.ERROR
+            )
+        if moved:
+            self.message_user(
+                request,
+                ngettext(
+                    "%(count)d EOI moved to %(status)s; its submitter is told by e-mail.",
+                    "%(count)d EOIs moved to %(status)s; their submitters are told by e-mail.",
+                    moved,
+                )
+                % {"count": moved, "status": Status(to_status).label},
+                messages.SUCCESS,
+            )
+
+    @admin.action(description=_("Start review"), permissions=["change"])
+    def start_review(self, request, queryset):
+        self._move_selected(
+            request, queryset, Status.UNDER_REVIEW, only_from=(Status.SUBMITTED,), action=_("Start review")
+        )
+
+    @admin.action(description=_("Shortlist"), permissions=["change"])
+    def shortlist(self, request, queryset):
+        self._move_selected(request, queryset, Status.SHORTLISTED)
+
+    @admin.action(description=_("Accept"), permissions=["change"])
+    def accept(self, request, queryset):
+        self._move_selected(request, queryset, Status.ACCEPTED)
+
+    @admin.action(description=_("Decline"), permissions=["change"])
+    def decline(self, request, queryset):
+        self._move_selected(request, queryset, Status.DECLINED)
+
+    @admin.action(description=_("Put on hold"), permissions=["change"])
+    def put_on_hold(self, request, queryset):
+        self._move_selected(request, queryset, Status.ON_HOLD)
+
+    @admin.action(description=_("Resume review"), permissions=["change"])
+    def resume_review(self, request, queryset):
+        self._move_selected(
+            request, queryset, Status.UNDER_REVIEW, only_from=(Status.ON_HOLD,), action=_("Resume review")
+        )
+
+    @admin.action(description=_("Create commitment from accepted EOI"), permissions=["change"])
+    def create_commitment(self, request, queryset):
+        created = 0
+        for eoi in queryset:
+            try:
+                services.commitment_from_eoi(eoi=eoi, actor=request.user)
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(
+                    request,
+                    _("%(eoi)s: no commitment recorded: %(reason)s") % {"eoi": eoi, "reason": _reason(error)},
+                    messages.ERROR,
+                )
+            else:
+                created += 1
+        if created:
+            self.message_user(
+                request,
+                ngettext("%(count)d commitment recorded.", "%(count)d commitments recorded.", created)
+                % {"count": created},
+                messages.SUCCESS,
+            )
+
+
+# --- commitments ------------------------------------------------------------------------------------------------
+
+
+@admin.register(CommitmentStage)
+class CommitmentStageAdmin(ServiceAdmin):
+    """The ladder's rungs are fixed; their names and probabilities are editable."""
+
+    list_display = ["order", "code", "name_en", "name_zh", "probability"]
+    list_display_links = ["code"]
+    fields = ["code", "order", "name_en", "name_zh", "probability", "version", "updated"]
+    readonly_fields = ["code", "order", "version", "updated"]
+    update_service = services.commitment_stage_update
+    service_object_name = "stage"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(Commitment)
+class CommitmentAdmin(ServiceAdmin):
+    list_display = [
+        "organisation",
+        "kind",
+        "stage",
+        "parcel",
+        "facility",
+        "gfa_m2",
+        "weighted_gfa",
+        "amount_hkd_m",
+        "weighted_amount",
+        "date",
+    ]
+    list_filter = ["kind", "stage", "parcel__phase"]
+    search_fields = ["organisation__name_en", "organisation__name_zh", "organisation__code", "parcel__code"]
+    list_select_related = ["organisation", "stage", "parcel", "facility"]
+    raw_id_fields = ["source_eoi"]
+    readonly_fields = ["weighted_gfa", "weighted_amount", "version", "created", "updated"]
+    create_service = services.commitment_create
+    update_service = services.commitment_update
+    delete_service = services.commitment_delete
+    service_object_name = "commitment"
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_weighted()
+
+    @admin.display(description=_("weighted GFA (m²)"), ordering="weighted_gfa_m2")
+    def weighted_gfa(self, commitment):
+        value = getattr(commitment, "weighted_gfa_m2", None)
+        return "—" if value is None else f"{value:,.0f}"
+
+    @admin.display(description=_("weighted amount (HKD million)"), ordering="weighted_amount_hkd_m")
+    def weighted_amount(self, commitment):
+        value = getattr(commitment, "weighted_amount_hkd_m", None)
+        return "—" if value is None else f"{value:,.1f}"
