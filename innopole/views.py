@@ -91,6 +91,27 @@ def _broker_state() -> dict:
     return {"status": "ok"}
 
 
+def _last_sweep() -> dict | None:
+    """When the periodic readiness recomputes last finished (planning.tasks), or None before the first."""
+    from planning.models import ReadinessSweep
+
+    sweeps = {s.kind: s for s in ReadinessSweep.objects.all()}
+    if not sweeps:
+        return None
+    latest = max(sweeps.values(), key=lambda sweep: sweep.finished_at)
+    return {
+        "finished_at": latest.finished_at.isoformat(),
+        "kind": latest.kind,
+        "stale_phases": _stale_phases(),
+    }
+
+
+def _stale_phases() -> int:
+    from planning.models import Phase
+
+    return Phase.objects.filter(readiness_stale=True).count()
+
+
 @login_not_required
 @never_cache
 @require_GET
@@ -101,6 +122,6 @@ def healthz(request):
         "status": "ok" if database["status"] == "ok" else "error",
         "database": database,
         "broker": _broker_state(),
-        "last_readiness_sweep": None,
+        "last_readiness_sweep": _last_sweep() if database["status"] == "ok" else None,
     }
     return JsonResponse(body, status=200 if database["status"] == "ok" else 503)

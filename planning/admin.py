@@ -11,7 +11,19 @@ from django.utils.translation import gettext_lazy as _
 from innopole.admin import ServiceAdmin
 
 from . import services
-from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from .models import (
+    Campus,
+    Facility,
+    FacilityType,
+    Milestone,
+    Parcel,
+    Phase,
+    ReadinessCriterionSetting,
+    ReadinessPolicy,
+    ReadinessSnapshot,
+    ReadinessSweep,
+    UtilityCapacity,
+)
 
 
 @admin.register(Campus)
@@ -39,7 +51,9 @@ class PhaseAdmin(ServiceAdmin):
         "gfa_total",
         "planned_start",
         "planned_completion",
+        "readiness",
     ]
+    actions = ["recompute_readiness"]
     list_filter = ["campus", "status"]
     search_fields = ["name_en", "name_zh", "focus"]
     readonly_fields = ["site_area_ha", "gfa_total", "version", "created", "updated"]
@@ -49,7 +63,25 @@ class PhaseAdmin(ServiceAdmin):
     service_object_name = "phase"
 
     def get_queryset(self, request):
-        return super().get_queryset(request).select_related("campus").with_totals()
+        return super().get_queryset(request).select_related("campus").with_totals().with_readiness()
+
+    @admin.display(description=_("readiness"), ordering="readiness_score")
+    def readiness(self, phase):
+        if phase.readiness_state is None:
+            return _("not computed yet")
+        state = ReadinessSnapshot.State(phase.readiness_state).label
+        text = f"{state} ({phase.readiness_score})"
+        return f"{text} · {_('stale')}" if phase.readiness_stale else text
+
+    @admin.action(description=_("Recompute readiness now"))
+    def recompute_readiness(self, request, queryset):
+        for phase in queryset:
+            snapshot = services.readiness_recompute(phase=phase)
+            self.message_user(
+                request,
+                _("%(phase)s: %(state)s (%(score)s)")
+                % {"phase": phase.name, "state": snapshot.get_state_display(), "score": snapshot.score},
+            )
 
     @admin.display(description=_("site area (ha)"), ordering="site_area_m2")
     def site_area_ha(self, phase):
@@ -236,3 +268,58 @@ class MilestoneAdmin(ServiceAdmin):
     @admin.display(description=_("overdue"), boolean=True)
     def overdue(self, milestone):
         return milestone.is_overdue
+
+
+@admin.register(ReadinessSnapshot)
+class ReadinessSnapshotAdmin(admin.ModelAdmin):
+    """Snapshots are written by the engine only: read them here."""
+
+    list_display = ["phase", "computed_at", "state", "score"]
+    list_filter = ["state", "phase"]
+    list_select_related = ["phase"]
+    readonly_fields = ["phase", "computed_at", "state", "score", "criteria", "fingerprint"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReadinessCriterionSetting)
+class ReadinessCriterionSettingAdmin(ServiceAdmin):
+    list_display = ["code", "enabled", "weight", "is_gate", "pass_threshold", "at_risk_threshold"]
+    readonly_fields = ["code", "version", "created", "updated"]
+    update_service = services.readiness_setting_update
+    service_object_name = "setting"
+
+    def has_add_permission(self, request):
+        return False  # one row per registered criterion, created after migrate
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReadinessPolicy)
+class ReadinessPolicyAdmin(ServiceAdmin):
+    list_display = ["__str__", "ready_score"]
+    readonly_fields = ["version", "created", "updated"]
+    update_service = services.readiness_policy_update
+    service_object_name = "policy"
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_delete_permission(self, request, obj=None):
+        return False
+
+
+@admin.register(ReadinessSweep)
+class ReadinessSweepAdmin(admin.ModelAdmin):
+    list_display = ["kind", "finished_at", "phases"]
+
+    def has_add_permission(self, request):
+        return False
+
+    def has_change_permission(self, request, obj=None):
+        return False

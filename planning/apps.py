@@ -1,7 +1,21 @@
 from django.apps import AppConfig
+from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+
+def ensure_readiness_defaults(sender, using="default", **kwargs) -> None:
+    """After every migrate (and test flush): settings rows for the registered readiness criteria, and the policy."""
+    from .services import readiness_defaults_ensure
+
+    readiness_defaults_ensure()
 
 
 class PlanningConfig(AppConfig):
     name = "planning"
     verbose_name = _("Planning")
+
+    def ready(self) -> None:
+        from . import readiness  # noqa: F401  (registers planning's criteria)
+
+        # Every app has registered its criteria in ready() before any migrate runs.
+        post_migrate.connect(ensure_readiness_defaults, sender=self, dispatch_uid="planning.ensure_readiness_defaults")

@@ -583,3 +583,23 @@ class ReadinessSnapshot(models.Model):
 
     def __str__(self) -> str:
         return f"{self.phase} · {self.get_state_display()} · {self.computed_at:%Y-%m-%d %H:%M}"
+
+
+class ReadinessSweep(models.Model):
+    """When each periodic recompute last finished (one row per kind), for /healthz and the admin."""
+
+    class Kind(models.TextChoices):
+        STALE = "stale", _("Stale phases")
+        ALL = "all", _("All phases (nightly)")
+
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, unique=True)
+    finished_at = models.DateTimeField(_("finished at"))
+    phases = models.PositiveIntegerField(_("phases recomputed"))
+
+    class Meta:
+        ordering = ["kind"]
+        verbose_name = _("readiness sweep")
+        verbose_name_plural = _("readiness sweeps")
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} · {self.finished_at:%Y-%m-%d %H:%M}"

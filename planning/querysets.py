@@ -55,6 +55,17 @@ class PhaseQuerySet(PlanQuerySet):
     def with_totals(self) -> "PhaseQuerySet":
         return self.with_site_area().with_gfa()
 
+    def with_readiness(self) -> "PhaseQuerySet":
+        """`readiness_state`, `readiness_score` and `readiness_computed_at` of each phase's latest snapshot."""
+        from .models import ReadinessSnapshot
+
+        latest = ReadinessSnapshot.objects.filter(phase=OuterRef("pk")).order_by("-computed_at", "-id")
+        return self.annotate(
+            readiness_state=Subquery(latest.values("state")[:1]),
+            readiness_score=Subquery(latest.values("score")[:1]),
+            readiness_computed_at=Subquery(latest.values("computed_at")[:1]),
+        )
+
 
 class ParcelQuerySet(PlanQuerySet):
     def in_phase(self, phase) -> "ParcelQuerySet":

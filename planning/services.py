@@ -25,7 +25,19 @@ from django.utils.translation import ngettext
 from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
 
 from . import geometry
-from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, ReadinessSnapshot, UtilityCapacity
+from .models import (
+    Campus,
+    Facility,
+    FacilityType,
+    Milestone,
+    Parcel,
+    Phase,
+    ReadinessCriterionSetting,
+    ReadinessPolicy,
+    ReadinessSnapshot,
+    ReadinessSweep,
+    UtilityCapacity,
+)
 
 # The campus's parcels may exceed its land target by this share at most (survey tolerance).
 CAMPUS_TOTAL_TOLERANCE = Decimal("0.01")
@@ -579,10 +591,12 @@ class _QueueRecomputes:
 
     def __init__(self) -> None:
         self.phase_ids: set[int] = set()
+        self.done = False
 
     def __call__(self) -> None:
         from .tasks import recompute_phase_readiness
 
+        self.done = True
         for pk in sorted(self.phase_ids):
             key = PENDING_KEY.format(pk)
             if not cache.add(key, 1, PENDING_SECONDS):
@@ -610,13 +624,18 @@ def readiness_mark_stale(*, phase_ids: Iterable[int | None]) -> None:
     Phase.objects.filter(pk__in=ids, readiness_stale_since__isnull=True).update(readiness_stale_since=now)
     connection = transaction.get_connection()
     pending = getattr(connection, "_innopole_readiness_queue", None)
-    if pending is not None and any(entry[1] is pending for entry in connection.run_on_commit):
+    if pending is not None and not pending.done and any(entry[1] is pending for entry in connection.run_on_commit):
         pending.phase_ids.update(ids)
         return
     pending = _QueueRecomputes()
     pending.phase_ids.update(ids)
     connection._innopole_readiness_queue = pending
     transaction.on_commit(pending)
+
+
+def readiness_unqueue(*, phase_id: int) -> None:
+    """A queued recompute has started: later changes may queue another."""
+    cache.delete(PENDING_KEY.format(phase_id))
 
 
 def phases_using_type(facility_type: FacilityType) -> list[int]:
@@ -648,3 +667,70 @@ def readiness_recompute(*, phase: Phase, today=None) -> ReadinessSnapshot:
         )
     Phase.objects.filter(pk=phase.pk).update(readiness_stale=False, readiness_stale_since=None)
     return latest
+
+
+def readiness_sweep(*, kind: str, on_progress=None) -> int:
+    """Recompute the stale phases (`kind="stale"`) or every phase (`"all"`), each in its own transaction.
+
+    Records when the sweep finished. `on_progress(done, total)` is called after each phase (for progress bars).
+    """
+    phases = Phase.objects.order_by("pk")
+    if kind == ReadinessSweep.Kind.STALE:
+        phases = phases.filter(readiness_stale=True)
+    ids = list(phases.values_list("pk", flat=True))
+    for done, pk in enumerate(ids, start=1):
+        phase = Phase.objects.filter(pk=pk).first()
+        if phase is not None:
+            readiness_recompute(phase=phase)
+        if on_progress:
+            on_progress(done, len(ids))
+    ReadinessSweep.objects.update_or_create(kind=kind, defaults={"finished_at": timezone.now(), "phases": len(ids)})
+    return len(ids)
+
+
+SETTING_FIELDS = {"enabled", "weight", "is_gate", "pass_threshold", "at_risk_threshold"}
+
+
+@transaction.atomic
+def readiness_setting_update(
+    *, setting: ReadinessCriterionSetting, actor, expected_version: int | None = None, **changes: Any
+) -> ReadinessCriterionSetting:
+    """Change a criterion's weight, gate or thresholds; every phase's readiness is then stale."""
+    setting = lock_for_update(setting, expected_version=expected_version)
+    changed = apply_changes(setting, changes, editable=SETTING_FIELDS)
+    if not changed:
+        return setting
+    _clean(setting)
+    save_audited(setting, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
+    return setting
+
+
+@transaction.atomic
+def readiness_policy_update(*, policy: ReadinessPolicy, actor, expected_version: int | None = None, **changes: Any):
+    policy = lock_for_update(policy, expected_version=expected_version)
+    changed = apply_changes(policy, changes, editable={"ready_score"})
+    if not changed:
+        return policy
+    _clean(policy)
+    save_audited(policy, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
+    return policy
+
+
+def readiness_defaults_ensure() -> None:
+    """A settings row for every registered criterion (with its defaults) and the policy row; existing rows kept."""
+    from . import readiness
+
+    for code, criterion in readiness.REGISTRY.items():
+        ReadinessCriterionSetting.objects.get_or_create(
+            code=code,
+            defaults={
+                "weight": criterion.default_weight,
+                "is_gate": criterion.default_gate,
+                "pass_threshold": criterion.default_pass,
+                "at_risk_threshold": criterion.default_at_risk,
+            },
+        )
+    if not ReadinessPolicy.objects.exists():
+        ReadinessPolicy.objects.create()

@@ -10,7 +10,7 @@ from .models import Phase
 
 
 def _phase_rows(user) -> list[Phase]:
-    phases = list(Phase.objects.restrict(user).select_related("campus").with_totals())
+    phases = list(Phase.objects.restrict(user).select_related("campus").with_totals().with_readiness())
     selectors.attach_gfa_by_type(phases)
     for phase in phases:
         phase.warnings = selectors.phase_warnings(phase)

@@ -3,6 +3,7 @@
 from pathlib import Path
 
 import environ
+from celery.schedules import crontab
 from django.utils.translation import gettext_lazy as _
 
 BASE_DIR = Path(__file__).resolve().parent.parent.parent
@@ -153,7 +154,10 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
-    "ENUM_NAME_OVERRIDES": {},
+    "ENUM_NAME_OVERRIDES": {
+        "CriterionStateEnum": ["pass", "at_risk", "fail"],
+        "ReadinessStateEnum": "planning.models.ReadinessSnapshot.State",
+    },
 }
 
 # Celery: Redis in every real deployment; with no broker configured, tasks run in-process (make run).
@@ -167,6 +171,17 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_BROKER_CONNECTION_TIMEOUT = 2
 CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": 2, "socket_timeout": 5}
 CELERY_BEAT_SCHEDULER = "django_celery_beat.schedulers:DatabaseScheduler"
+# Beat copies these into django-celery-beat's tables at start; staff can change them in the admin afterwards.
+CELERY_BEAT_SCHEDULE = {
+    "readiness-sweep-stale": {
+        "task": "planning.tasks.sweep_stale_readiness",
+        "schedule": env.float("READINESS_SWEEP_SECONDS", default=60.0),
+    },
+    "readiness-recompute-all-nightly": {
+        "task": "planning.tasks.recompute_all_readiness",
+        "schedule": crontab(hour=2, minute=30),
+    },
+}
 CELERY_TIMEZONE = TIME_ZONE
 
 EMAIL_BACKEND = env("EMAIL_BACKEND", default="django.core.mail.backends.console.EmailBackend")
@@ -175,6 +190,9 @@ DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="INNOPOLE Campus Planner 
 # The map works with no basemap; a tile URL (with its attribution) switches one on.
 BASEMAP_TILE_URL = env("BASEMAP_TILE_URL", default="")
 BASEMAP_ATTRIBUTION = env("BASEMAP_ATTRIBUTION", default="")
+
+# History is for reading: a revert would bypass the services' rules (and their change detection).
+SIMPLE_HISTORY_REVERT_DISABLED = True
 
 DEMO_DATA_PATH = BASE_DIR / "data" / "innopole-demo.json"
 

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from innopole.api import VersionField
 
 from .. import selectors
-from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, ReadinessSnapshot, UtilityCapacity
 
 # Every number is sent as a JSON number, areas to the centimetre.
 AREA = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": False, "read_only": True}
@@ -318,3 +318,63 @@ class MilestoneSerializer(VersionedModelSerializer):
 
     def get_overdue(self, milestone) -> bool:
         return milestone.is_overdue
+
+
+class ReasonObjectSerializer(serializers.Serializer):
+    type = serializers.CharField(help_text="parcel, milestone, utility, …")
+    id = serializers.IntegerField()
+    label = serializers.CharField()
+
+
+class ReasonSerializer(serializers.Serializer):
+    text = serializers.CharField()
+    objects = ReasonObjectSerializer(many=True)
+
+
+class CriterionResultSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    label = serializers.CharField()
+    score = serializers.FloatField(min_value=0, max_value=1)
+    state = serializers.ChoiceField(choices=["pass", "at_risk", "fail"])
+    weight = serializers.FloatField()
+    gate = serializers.BooleanField()
+    reasons = ReasonSerializer(many=True)
+
+
+class ReadinessSnapshotSerializer(serializers.ModelSerializer):
+    score = serializers.FloatField(min_value=0, max_value=1)
+    criteria = CriterionResultSerializer(many=True)
+
+    class Meta:
+        model = ReadinessSnapshot
+        fields = ["computed_at", "score", "state", "criteria", "fingerprint"]
+
+
+class CriterionStateSerializer(serializers.Serializer):
+    code = serializers.CharField()
+    score = serializers.FloatField()
+    state = serializers.ChoiceField(choices=["pass", "at_risk", "fail"])
+
+
+class ReadinessHistoryItemSerializer(serializers.ModelSerializer):
+    """A snapshot in a trend: the overall figures and each criterion's state, without the reasons."""
+
+    score = serializers.FloatField(min_value=0, max_value=1)
+    criteria = serializers.SerializerMethodField()
+
+    class Meta:
+        model = ReadinessSnapshot
+        fields = ["computed_at", "score", "state", "criteria"]
+
+    @extend_schema_field(CriterionStateSerializer(many=True))
+    def get_criteria(self, snapshot) -> list:
+        return [{"code": c["code"], "score": c["score"], "state": c["state"]} for c in snapshot.criteria]
+
+
+class PhaseReadinessSerializer(serializers.Serializer):
+    """The phase's current readiness: the latest snapshot, and whether a change has made it stale since."""
+
+    phase = serializers.IntegerField()
+    stale = serializers.BooleanField(help_text="A change since the snapshot awaits its recompute.")
+    stale_since = serializers.DateTimeField(allow_null=True)
+    snapshot = ReadinessSnapshotSerializer(allow_null=True, help_text="Null until the first recompute.")

@@ -73,6 +73,29 @@ class PhaseViewSet(PlanViewSet):
     def base_queryset(self):
         return Phase.objects.with_totals()
 
+    @extend_schema(responses=serializers.PhaseReadinessSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def readiness(self, request, pk=None):
+        """The phase's current readiness: state, score, each criterion with its reasons, and the stale flag."""
+        phase = self.get_object()
+        snapshot = phase.readiness_snapshots.order_by("-computed_at", "-id").first()
+        data = {
+            "phase": phase.pk,
+            "stale": phase.readiness_stale,
+            "stale_since": phase.readiness_stale_since,
+            "snapshot": snapshot,
+        }
+        return Response(serializers.PhaseReadinessSerializer(data).data)
+
+    @extend_schema(responses=serializers.ReadinessHistoryItemSerializer(many=True))
+    @action(detail=True, methods=["get"], url_path="readiness/history", filter_backends=[])
+    def readiness_history(self, request, pk=None):
+        """Every stored snapshot of the phase, newest first (paginated), for trend charts."""
+        phase = self.get_object()
+        snapshots = phase.readiness_snapshots.order_by("-computed_at", "-id")
+        page = self.paginate_queryset(snapshots)
+        return self.get_paginated_response(serializers.ReadinessHistoryItemSerializer(page, many=True).data)
+
 
 class ParcelViewSet(PlanViewSet):
     serializer_class = serializers.ParcelSerializer

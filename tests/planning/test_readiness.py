@@ -1,0 +1,405 @@
+"""Phase readiness: each criterion from both sides, gates, snapshots and fingerprints, staleness, surfaces."""
+
+import datetime
+import io
+from decimal import Decimal
+
+import pytest
+from django.core.management import call_command
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+
+from partners import services as partner_services
+from planning import readiness, services
+from planning.models import Phase, ReadinessCriterionSetting, ReadinessSnapshot, ReadinessSweep
+from tests.conftest import api_client_for
+from tests.factories import (
+    AllocationFactory,
+    CommitmentFactory,
+    EOIFactory,
+    FacilityFactory,
+    FacilityTypeFactory,
+    MilestoneFactory,
+    ParcelFactory,
+    PhaseFactory,
+    UtilityCapacityFactory,
+    grid_square,
+)
+
+pytestmark = pytest.mark.django_db
+
+TODAY = datetime.date(2026, 11, 25)
+
+
+def criterion(phase: Phase, code: str, today=TODAY) -> dict:
+    result = readiness.evaluate([phase], today=today)[phase.pk]
+    return next(c for c in result.criteria if c["code"] == code)
+
+
+def texts(found: dict) -> str:
+    return " | ".join(reason["text"] for reason in found["reasons"])
+
+
+def phase_starting(start=datetime.date(2027, 1, 15), completion=datetime.date(2029, 12, 31)) -> Phase:
+    return PhaseFactory(planned_start=start, planned_completion=completion)
+
+
+class TestLand:
+    def test_handed_over_and_scheduled_before_the_start_pass(self):
+        phase = phase_starting()
+        ParcelFactory(phase=phase, geometry=grid_square(0), land_status="transferred")
+        ParcelFactory(
+            phase=phase,
+            geometry=grid_square(1),
+            land_status="handover_scheduled",
+            handover_date=datetime.date(2027, 1, 1),
+        )
+
+        found = criterion(phase, "land")
+
+        assert (found["state"], found["score"], found["gate"]) == ("pass", 1.0, True)
+        assert "is to be handed over on 1 Jan 2027, before the construction start on 15 Jan 2027" in texts(found)
+
+    def test_land_not_transferred_fails_the_gate_and_blocks_the_phase(self):
+        phase = phase_starting()
+        ParcelFactory(phase=phase, geometry=grid_square(0), land_status="transferred")
+        late = ParcelFactory(phase=phase, geometry=grid_square(1), land_status="not_transferred")
+
+        result = readiness.evaluate([phase], today=TODAY)[phase.pk]
+        land = next(c for c in result.criteria if c["code"] == "land")
+
+        assert land["state"] == "fail" and land["score"] == pytest.approx(0.5, abs=0.001)
+        assert result.state == "blocked"
+        reason = next(r for r in land["reasons"] if r["objects"])
+        assert "is not transferred and no handover is scheduled" in reason["text"]
+        assert reason["objects"] == [{"type": "parcel", "id": late.pk, "label": late.code}]
+
+    def test_a_handover_after_the_construction_start_does_not_count(self):
+        phase = phase_starting()
+        MilestoneFactory(phase=phase, kind="construction_start", title="", planned_date=datetime.date(2027, 3, 1))
+        ParcelFactory(phase=phase, land_status="handover_scheduled", handover_date=datetime.date(2027, 4, 1))
+
+        found = criterion(phase, "land")
+
+        assert found["state"] == "fail"
+        assert "only on 1 Apr 2027, after the construction start on 1 Mar 2027" in texts(found)
+
+    def test_a_phase_without_parcels_is_not_ready(self):
+        found = criterion(phase_starting(), "land")
+        assert found["state"] == "fail" and "no parcels" in texts(found)
+
+
+class TestUtilities:
+    def make_phase(self, supply_mva: str, status="committed", available=datetime.date(2026, 12, 31)) -> Phase:
+        phase = phase_starting()
+        office = FacilityTypeFactory()  # 0.1 kVA/m², 1 m³/day per 1,000 m²
+        parcel = ParcelFactory(phase=phase, max_plot_ratio=Decimal("6"))
+        FacilityFactory(parcel=parcel, facility_type=office, gfa_m2=Decimal("50000"))  # 5.0 MVA, 50 m³/day
+        UtilityCapacityFactory(
+            phase=phase, kind="power", capacity=Decimal(supply_mva), status=status, available_from=available
+        )
+        UtilityCapacityFactory(phase=phase, kind="water", capacity=Decimal("100"), available_from=available)
+        return phase
+
+    def test_committed_supply_covering_demand_passes(self):
+        found = criterion(self.make_phase("5.0"), "utilities")
+        assert found["state"] == "pass"
+        assert "Power demand 5.0 MVA is covered by committed supply 5.0 MVA from 31 Dec 2026." in texts(found)
+
+    def test_a_shortfall_names_demand_and_supply(self):
+        found = criterion(self.make_phase("4.5"), "utilities")
+        assert found["state"] == "at_risk" and found["score"] == pytest.approx(0.9)
+        assert "Power demand 5.0 MVA exceeds committed supply 4.5 MVA from 31 Dec 2026." in texts(found)
+
+    def test_planned_supply_and_supply_after_completion_do_not_count(self):
+        assert criterion(self.make_phase("9", status="planned"), "utilities")["state"] == "fail"
+        late = self.make_phase("9", available=datetime.date(2030, 6, 30))
+        assert criterion(late, "utilities")["state"] == "fail"
+
+    def test_edge_computing_demand_is_it_load_times_pue(self):
+        phase = phase_starting()
+        edge = FacilityTypeFactory(
+            code="edge_computing",
+            name_en="Edge",
+            capacity_unit="MW IT load",
+            power_kva_per_m2=None,
+            pue=Decimal("1.35"),
+            water_m3_day_per_1000m2=None,
+        )
+        FacilityFactory(
+            parcel=ParcelFactory(phase=phase), facility_type=edge, gfa_m2=Decimal("8000"), capacity=Decimal("2")
+        )
+        UtilityCapacityFactory(phase=phase, kind="power", capacity=Decimal("2.7"))
+
+        demand = readiness.demand_by_phase([phase])[phase.pk]
+
+        assert demand == {"power_mva": Decimal("2.7"), "water_m3_day": Decimal(0)}
+        found = criterion(phase, "utilities")
+        assert found["state"] == "pass", texts(found)
+
+
+class TestMilestones:
+    def test_pre_construction_milestones_done_pass(self):
+        phase = phase_starting()
+        for kind in ("site_handover", "master_layout_consent", "building_plans_approval"):
+            MilestoneFactory(phase=phase, kind=kind, title="", planned_date=datetime.date(2026, 10, 1))
+        services.milestone_update(
+            milestone=phase.milestones.get(kind="site_handover"), actor=None, actual_date=datetime.date(2026, 10, 1)
+        )
+        for milestone in phase.milestones.exclude(kind="site_handover"):
+            services.milestone_update(milestone=milestone, actor=None, actual_date=datetime.date(2026, 10, 2))
+
+        found = criterion(phase, "milestones")
+
+        assert found["state"] == "pass" and "All 3 pre-construction milestones are done." in texts(found)
+
+    def test_an_overdue_milestone_puts_the_criterion_at_risk_at_least(self):
+        phase = phase_starting()
+        MilestoneFactory(phase=phase, kind="site_handover", title="", planned_date=datetime.date(2026, 10, 1))
+        late = MilestoneFactory(
+            phase=phase, kind="master_layout_consent", title="", planned_date=datetime.date(2026, 11, 1)
+        )
+        services.milestone_update(
+            milestone=phase.milestones.get(kind="site_handover"), actor=None, actual_date=datetime.date(2026, 10, 1)
+        )
+
+        found = criterion(phase, "milestones")
+
+        assert found["state"] == "at_risk"
+        overdue = found["reasons"][0]
+        assert overdue["text"] == "Master layout plan consent was due on 1 Nov 2026 and is not done."
+        assert overdue["objects"][0]["id"] == late.pk
+        # The same data a month earlier: nothing overdue yet.
+        assert "was due" not in texts(criterion(phase, "milestones", today=datetime.date(2026, 10, 15)))
+
+
+class TestPartnersAndTenants:
+    def test_weighted_commitments_against_their_targets(self):
+        phase = phase_starting()
+        facility = FacilityFactory(parcel=ParcelFactory(phase=phase), gfa_m2=Decimal("10000"))
+        assert criterion(phase, "commitments")["state"] == "fail"
+
+        # 6,000 m² at heads of terms (0.5) = 3,000 m² = 30 % of 10,000 lettable; capital 1,000 × 0.5 = 25 % of 2,000.
+        services.phase_update(phase=phase, actor=None, capex_hkd_m=Decimal("2000"))
+        CommitmentFactory(parcel=facility.parcel, facility=facility, gfa_m2=Decimal("6000"))
+        CommitmentFactory(parcel=facility.parcel, kind="capital", gfa_m2=Decimal("0"), amount_hkd_m=Decimal("1000"))
+
+        found = criterion(Phase.objects.get(pk=phase.pk), "commitments")
+        assert found["state"] == "pass"
+        assert "Pre-commitment 30.0 % of lettable GFA" in texts(found)
+
+    def test_demand_counts_signed_space_and_live_eois_only(self):
+        phase = phase_starting()
+        facility = FacilityFactory(parcel=ParcelFactory(phase=phase), gfa_m2=Decimal("10000"))
+        AllocationFactory(facility=facility, gfa_m2=Decimal("2000"), status="signed")
+        AllocationFactory(facility=facility, gfa_m2=Decimal("2000"), status="reserved")
+        EOIFactory(preferred_phase=phase, gfa_m2=Decimal("3000"), status="under_review")
+        EOIFactory(preferred_phase=phase, gfa_m2=Decimal("9000"), status="declined")
+
+        found = criterion(phase, "demand")
+
+        assert found["score"] == pytest.approx(1.0)  # (2,000 + 3,000) / 10,000 = 50 % = the target
+        assert "Signed or occupied space 2,000 m² and live expressions of interest 3,000 m²" in texts(found)
+
+
+class TestSnapshots:
+    def test_same_inputs_store_nothing_new_and_a_change_stores_a_new_snapshot(self):
+        parcel = ParcelFactory(land_status="not_transferred")
+        phase = parcel.phase
+        first = services.readiness_recompute(phase=phase)
+        again = services.readiness_recompute(phase=phase)
+        assert again.pk == first.pk and ReadinessSnapshot.objects.count() == 1
+
+        services.parcel_update(parcel=parcel, actor=None, land_status="transferred")
+        changed = services.readiness_recompute(phase=phase)
+
+        assert changed.pk != first.pk and changed.fingerprint != first.fingerprint
+        assert (first.state, changed.state) == ("blocked", "at_risk")
+        assert not Phase.objects.get(pk=phase.pk).readiness_stale
+
+    def test_a_change_of_weight_changes_the_fingerprint(self):
+        phase = ParcelFactory(land_status="transferred").phase
+        first = services.readiness_recompute(phase=phase)
+        setting = ReadinessCriterionSetting.objects.get(code="utilities")
+        services.readiness_setting_update(setting=setting, actor=None, weight=Decimal("5"))
+        assert Phase.objects.get(pk=phase.pk).readiness_stale
+        assert services.readiness_recompute(phase=phase).pk != first.pk
+
+    def test_a_land_gate_that_is_no_gate_any_more_no_longer_blocks(self):
+        phase = ParcelFactory(land_status="not_transferred").phase
+        assert services.readiness_recompute(phase=phase).state == "blocked"
+        services.readiness_setting_update(
+            setting=ReadinessCriterionSetting.objects.get(code="land"), actor=None, is_gate=False
+        )
+        assert services.readiness_recompute(phase=phase).state == "at_risk"
+
+    def test_recompute_queries_do_not_grow_with_the_data(self):
+        def make(parcels: int) -> Phase:
+            phase = PhaseFactory()
+            for index in range(parcels):
+                parcel = ParcelFactory(phase=phase, geometry=grid_square(index))
+                facility = FacilityFactory(parcel=parcel, gfa_m2=Decimal("1000"))
+                MilestoneFactory(phase=phase)
+                UtilityCapacityFactory(phase=phase)
+                CommitmentFactory(parcel=parcel, facility=facility)
+                AllocationFactory(facility=facility, gfa_m2=Decimal("100"), status="signed")
+                EOIFactory(preferred_phase=phase, status="submitted")
+            return phase
+
+        small, large = make(1), make(6)
+        with CaptureQueriesContext(connection) as few:
+            services.readiness_recompute(phase=small)
+        with CaptureQueriesContext(connection) as many:
+            services.readiness_recompute(phase=large)
+        assert len(many) == len(few) <= 20, [q["sql"][:80] for q in many.captured_queries]
+
+
+class TestStaleness:
+    def test_an_edit_marks_its_phase_stale_in_the_same_transaction(self, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):  # as if the setup had committed and caught up
+            parcel = ParcelFactory()
+        assert not Phase.objects.get(pk=parcel.phase_id).readiness_stale
+
+        with django_capture_on_commit_callbacks(execute=False) as queued:
+            services.parcel_update(parcel=parcel, actor=None, land_status="transferred")
+            assert Phase.objects.get(pk=parcel.phase_id).readiness_stale
+
+        assert len(queued) == 1  # one recompute queued on commit
+
+    def test_a_rolled_back_edit_leaves_nothing_stale(self):
+        parcel = ParcelFactory()
+        services.readiness_recompute(phase=parcel.phase)
+
+        with pytest.raises(RuntimeError), transaction.atomic():
+            services.parcel_update(parcel=parcel, actor=None, land_status="transferred")
+            raise RuntimeError("the request failed after the edit")
+
+        phase = Phase.objects.get(pk=parcel.phase_id)
+        assert not phase.readiness_stale and phase.readiness_stale_since is None
+
+    def test_many_edits_in_one_transaction_queue_one_recompute_per_phase(self, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks(execute=True):
+            parcel = ParcelFactory()
+        ReadinessSnapshot.objects.all().delete()
+        with django_capture_on_commit_callbacks(execute=True) as queued:
+            for gfa in ("1000", "2000", "3000"):
+                FacilityFactory(parcel=parcel, gfa_m2=Decimal(gfa))
+        assert len(queued) == 1
+        # Tasks run in-process in tests: the recompute has caught up.
+        phase = Phase.objects.get(pk=parcel.phase_id)
+        assert not phase.readiness_stale and phase.readiness_snapshots.count() == 1
+
+    def test_partner_and_tenant_changes_mark_the_phase_stale(self):
+        facility = FacilityFactory()
+        phase = facility.parcel.phase
+        services.readiness_recompute(phase=phase)
+
+        CommitmentFactory(parcel=facility.parcel)
+        assert Phase.objects.get(pk=phase.pk).readiness_stale
+        services.readiness_recompute(phase=phase)
+
+        AllocationFactory(facility=facility, gfa_m2=Decimal("10"))
+        assert Phase.objects.get(pk=phase.pk).readiness_stale
+        services.readiness_recompute(phase=phase)
+
+        eoi = EOIFactory(preferred_phase=phase)
+        partner_services.eoi_submit(eoi=eoi, actor=None)
+        assert Phase.objects.get(pk=phase.pk).readiness_stale
+
+    def test_the_sweep_recomputes_stale_phases_and_records_when(self):
+        stale = ParcelFactory().phase
+        fresh = ParcelFactory().phase
+        services.readiness_recompute(phase=fresh)
+
+        assert services.readiness_sweep(kind="stale") == 1
+        assert not Phase.objects.get(pk=stale.pk).readiness_stale
+        assert ReadinessSweep.objects.get(kind="stale").phases == 1
+
+
+class TestDemo:
+    """The demo campus, as a planner would read it (every reason checked by hand against the demo data)."""
+
+    def test_phase_one_is_at_risk_for_the_power_shortfall(self, demo):
+        phase = Phase.objects.get(number=1)
+        result = readiness.evaluate([phase], today=TODAY)[phase.pk]
+        by_code = {c["code"]: c for c in result.criteria}
+
+        assert result.state == "at_risk"
+        assert by_code["land"]["state"] == "pass"
+        assert texts(by_code["land"]).startswith(
+            "25,000 of 25,000 m² will be available by the construction start on 15 Jan 2027 (17,000 m² handed over"
+        )
+        # 47,000 m² office × 0.1 + 30,000 housing × 0.06 + 4,000 retail × 0.15 + 15,000 LAE hub × 0.3
+        # + 3,000 energy centre × 0.02 kVA/m² + 2 MW IT × 1.35 PUE = 14.36 MVA.
+        assert by_code["utilities"]["state"] == "at_risk"
+        assert "Power demand 14.4 MVA exceeds committed supply 12.0 MVA from 31 Dec 2026." in texts(
+            by_code["utilities"]
+        )
+        assert "Water demand 275.1 m³/day is covered by committed supply 900.0 m³/day" in texts(by_code["utilities"])
+        assert "Master layout plan consent is planned for 15 Dec 2026." in texts(by_code["milestones"])
+        assert "Pre-commitment 8.1 % of lettable GFA (8,400 of 104,000 m²" in texts(by_code["commitments"])
+
+    def test_later_phases_are_held_up_by_land(self, demo):
+        phases = {p.number: p for p in Phase.objects.all()}
+        results = readiness.evaluate(phases.values(), today=TODAY)
+        assert results[phases[3].pk].state == results[phases[4].pk].state == "blocked"
+        land = next(c for c in results[phases[3].pk].criteria if c["code"] == "land")
+        assert "Parcel P3-A (15,000 m²) is not transferred and no handover is scheduled" in texts(land)
+        assert results[phases[2].pk].state == "at_risk"
+
+    def test_raising_phase_one_power_changes_its_readiness(self, demo):
+        phase = Phase.objects.get(number=1)
+        before = services.readiness_recompute(phase=phase, today=TODAY)
+        power = phase.utilities.get(kind="power")
+        services.utility_capacity_update(utility=power, actor=None, capacity=Decimal("15"))
+        after = services.readiness_recompute(phase=phase, today=TODAY)
+        utilities = next(c for c in after.criteria if c["code"] == "utilities")
+        assert utilities["state"] == "pass" and after.score > before.score
+
+
+class TestSurfaces:
+    def test_api_readiness_and_history(self, planner):
+        parcel = ParcelFactory(land_status="not_transferred")
+        client = api_client_for(planner)
+        empty = client.get(f"/api/v1/phases/{parcel.phase_id}/readiness/").json()
+        assert empty["snapshot"] is None and empty["stale"] is True
+
+        services.readiness_recompute(phase=parcel.phase)
+        services.parcel_update(parcel=parcel, actor=None, land_status="transferred")
+        services.readiness_recompute(phase=parcel.phase)
+        services.parcel_update(parcel=parcel, actor=None, lot_ref="Lot 9")  # no readiness input changed…
+
+        current = client.get(f"/api/v1/phases/{parcel.phase_id}/readiness/").json()
+        history = client.get(f"/api/v1/phases/{parcel.phase_id}/readiness/history/").json()
+
+        assert current["stale"] is True  # …but a recompute is due all the same
+        assert current["snapshot"]["state"] == "at_risk"
+        assert {c["code"] for c in current["snapshot"]["criteria"]} == {
+            "land",
+            "utilities",
+            "milestones",
+            "commitments",
+            "demand",
+        }
+        assert [h["state"] for h in history["results"]] == ["at_risk", "blocked"]
+
+    def test_phase_list_shows_readiness_without_extra_queries(self, client, planner):
+        client.force_login(planner)
+        phase = ParcelFactory().phase
+        services.readiness_recompute(phase=phase)
+        content = client.get("/plan/").content.decode()
+        assert "Blocked" in content
+
+    def test_management_command(self):
+        ParcelFactory()
+        out = io.StringIO()
+        call_command("recompute_readiness", "--all", stdout=out)
+        assert "1/1 phases" in out.getvalue() and "Recomputed 1 phase(s)." in out.getvalue()
+        assert ReadinessSnapshot.objects.count() == 1
+
+    def test_healthz_reports_the_last_sweep(self, client):
+        ParcelFactory()
+        assert client.get("/healthz").json()["last_readiness_sweep"] is None
+        services.readiness_sweep(kind="stale")
+        body = client.get("/healthz").json()["last_readiness_sweep"]
+        assert body["kind"] == "stale" and body["stale_phases"] == 0
