@@ -235,6 +235,15 @@ def _check_eoi(eoi: ExpressionOfInterest) -> None:
         raise ValidationError(errors)
 
 
+def eoi_check(*, eoi: ExpressionOfInterest) -> None:
+    """Run a draft's rules on an unsaved EOI, saving nothing (for checking a form as it is filled in).
+
+    A rolled-back `eoi_create` would do as well, but PostgreSQL does not roll back sequences: every check would
+    use up an EOI number, and that number is the reference partners see.
+    """
+    _check_eoi(eoi)
+
+
 def _check_eoi_complete(eoi: ExpressionOfInterest) -> None:
     """What a submitted EOI must have on top of a draft's rules."""
     errors: dict[str, list[str]] = {}

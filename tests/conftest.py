@@ -43,6 +43,13 @@ def partner(db):
 
 
 @pytest.fixture
+def admin_client(client, staff_user):
+    """The test client signed in as HKSTP staff (for the admin)."""
+    client.force_login(staff_user)
+    return client
+
+
+@pytest.fixture
 def users(planner, executive, staff_user, partner):
     return {"planner": planner, "executive": executive, "staff": staff_user, "partner": partner}
 

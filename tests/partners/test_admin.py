@@ -17,6 +17,7 @@ from django.utils import timezone
 from innopole.roles import PARTNER
 from partners import services
 from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, Invitation, Membership, ReviewNote
+from tests.admin_helpers import form_data
 from tests.factories import (
     CommitmentFactory,
     EOIFactory,
@@ -45,40 +46,8 @@ CHANGELISTS = [
 ]
 
 
-def form_data(response) -> dict:
-    """The POST data a browser would send back for an admin change form, as rendered."""
-    data = {}
-    forms = [response.context["adminform"].form]
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        forms.extend(formset.forms)
-        forms.append(formset.management_form)
-    for form in forms:
-        for name, field in form.fields.items():
-            value = form[name].value()
-            key = form.add_prefix(name)
-            if value is None:
-                continue
-            if isinstance(value, bool):
-                if value:
-                    data[key] = "on"
-            elif isinstance(value, list | tuple):
-                data[key] = [str(v) for v in value]
-            else:
-                data[key] = field.widget.format_value(value) if hasattr(field.widget, "format_value") else value
-                if data[key] is None:
-                    data[key] = ""
-    return data
-
-
 def messages_of(response) -> list[str]:
     return [str(message) for message in get_messages(response.wsgi_request)]
-
-
-@pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
 
 
 def make_rows(count: int) -> None:

@@ -7,6 +7,7 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 
 from tenants.models import SpaceAllocation, Tenant
+from tests.admin_helpers import form_data
 from tests.factories import AllocationFactory, FacilityFactory, OrganisationFactory, TenantFactory
 
 pytestmark = pytest.mark.django_db
@@ -14,38 +15,6 @@ pytestmark = pytest.mark.django_db
 Status = SpaceAllocation.Status
 ALLOCATIONS = "/admin/tenants/spaceallocation/"
 TENANTS = "/admin/tenants/tenant/"
-
-
-def form_data(response) -> dict:
-    """The POST data a browser would send back for an admin change form, as rendered."""
-    data = {}
-    forms = [response.context["adminform"].form]
-    for inline in response.context["inline_admin_formsets"]:
-        formset = inline.formset
-        forms.extend(formset.forms)
-        forms.append(formset.management_form)
-    for form in forms:
-        for name, field in form.fields.items():
-            value = form[name].value()
-            key = form.add_prefix(name)
-            if value is None:
-                continue
-            if isinstance(value, bool):
-                if value:
-                    data[key] = "on"
-            elif isinstance(value, list | tuple):
-                data[key] = [str(v) for v in value]
-            else:
-                data[key] = field.widget.format_value(value) if hasattr(field.widget, "format_value") else value
-                if data[key] is None:
-                    data[key] = ""
-    return data
-
-
-@pytest.fixture
-def admin_client(client, staff_user):
-    client.force_login(staff_user)
-    return client
 
 
 def make_rows(count: int) -> None:
