@@ -1,3 +1,11 @@
-"""Routes of the tenants API, registered on the project's one `/api/v1/` router."""
+"""Routes of the tenants API and the roll-ups, registered on the project's one `/api/v1/` router."""
 
-routes: list = []
+from . import views
+
+routes = [
+    ("tenants", views.TenantViewSet, "tenant"),
+    ("allocations", views.SpaceAllocationViewSet, "allocation"),
+    ("rollups/phases", views.PhaseRollupViewSet, "rollup-phase"),
+    ("rollups/parcels", views.ParcelRollupViewSet, "rollup-parcel"),
+    ("rollups/facilities", views.FacilityRollupViewSet, "rollup-facility"),
+]
