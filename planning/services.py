@@ -9,6 +9,7 @@ A refusal is a `django.core.exceptions.ValidationError` keyed by field, whose me
 numbers; an edit based on a stale version raises `innopole.services.ConflictError`.
 """
 
+import contextlib
 import logging
 from collections.abc import Iterable
 from decimal import Decimal
@@ -599,12 +600,14 @@ class _QueueRecomputes:
         self.done = True
         for pk in sorted(self.phase_ids):
             key = PENDING_KEY.format(pk)
-            if not cache.add(key, 1, PENDING_SECONDS):
-                continue  # one is already queued
+            # The cache may be the broker's Redis (docker-compose.yml): when that is down, so is the cache.
             try:
+                if not cache.add(key, 1, PENDING_SECONDS):
+                    continue  # one is already queued
                 recompute_phase_readiness.delay(pk)
-            except Exception:  # broker down: the sweep will catch up; never fail the user's edit for it
-                cache.delete(key)
+            except Exception:  # broker or cache down: the sweep will catch up; never fail the user's edit for it
+                with contextlib.suppress(Exception):
+                    cache.delete(key)
                 logger.warning(
                     "Could not queue the readiness recompute of phase %s; the sweep will.", pk, exc_info=True
                 )
@@ -634,8 +637,9 @@ def readiness_mark_stale(*, phase_ids: Iterable[int | None]) -> None:
 
 
 def readiness_unqueue(*, phase_id: int) -> None:
-    """A queued recompute has started: later changes may queue another."""
-    cache.delete(PENDING_KEY.format(phase_id))
+    """A queued recompute has started: later changes may queue another (if the cache is down, the key expires)."""
+    with contextlib.suppress(Exception):
+        cache.delete(PENDING_KEY.format(phase_id))
 
 
 def phases_using_type(facility_type: FacilityType) -> list[int]:
