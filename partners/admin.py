@@ -13,7 +13,7 @@ from django.urls import NoReverseMatch, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
+from django.utils.translation import ngettext, pgettext, pgettext_lazy
 
 from innopole.admin import ServiceAdmin
 
@@ -172,7 +172,11 @@ class InvitationStateFilter(admin.SimpleListFilter):
     parameter_name = "state"
 
     def lookups(self, request, model_admin):
-        return [("pending", _("Pending")), ("accepted", _("Accepted")), ("expired", _("Expired"))]
+        return [
+            ("pending", pgettext_lazy("invitation", "Pending")),
+            ("accepted", pgettext_lazy("invitation", "Accepted")),
+            ("expired", pgettext_lazy("invitation", "Expired")),
+        ]
 
     def queryset(self, request, queryset):
         now = timezone.now()
@@ -202,10 +206,10 @@ class InvitationAdmin(admin.ModelAdmin):
     @admin.display(description=_("state"))
     def state(self, invitation):
         if invitation.accepted_at:
-            return _("Accepted")
+            return pgettext("invitation", "Accepted")
         if invitation.expires_at <= timezone.now():
-            return _("Expired")
-        return _("Pending")
+            return pgettext("invitation", "Expired")
+        return pgettext("invitation", "Pending")
 
     def has_add_permission(self, request):
         return False

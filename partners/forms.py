@@ -219,7 +219,7 @@ class InvitationAcceptForm(forms.Form):
         label=_("Password again"),
         strip=False,
         widget=forms.PasswordInput(attrs={"autocomplete": "new-password"}),
-        help_text=_("The same password, to make sure it is typed as meant."),
+        help_text=_("Enter the same password again, to check it."),
     )
 
     def __init__(self, *args, **kwargs):

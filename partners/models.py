@@ -368,12 +368,10 @@ class Attachment(TimeStampedModel):
         return self.original_name
 
 
-class CommitmentStage(VersionedModel):
+class CommitmentStage(BilingualNameMixin, VersionedModel):
     """A rung of the commitment ladder with the probability that a commitment on it comes true (editable)."""
 
     code = models.SlugField(_("code"), max_length=30, unique=True)
-    name_en = models.CharField(_("name (English)"), max_length=100)
-    name_zh = models.CharField(_("name (Chinese)"), max_length=100, blank=True)
     order = models.PositiveSmallIntegerField(_("order"), unique=True)
     probability = models.DecimalField(_("probability"), max_digits=4, decimal_places=3)
 
@@ -392,7 +390,7 @@ class CommitmentStage(VersionedModel):
         ]
 
     def __str__(self) -> str:
-        return self.name_en
+        return self.name
 
 
 class Commitment(VersionedModel):

@@ -3,9 +3,10 @@
 from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from planning.models import Phase
-from planning.readiness import Criterion, Evaluation, Reason, fmt, register
+from planning.readiness import Criterion, Evaluation, fmt, register, say
 
 from .selectors import with_capital_cover
 
@@ -26,42 +27,35 @@ class CommitmentsCriterion(Criterion):
     CAPITAL_TARGET = Decimal("25")  # % of capex covered
 
     def evaluate(self, phases, today):
-        rows = {p.pk: p for p in with_capital_cover(Phase.objects.filter(pk__in=[p.pk for p in phases]))}
+        queryset = with_capital_cover(Phase.objects.filter(pk__in=[p.pk for p in phases]), percentages=False)
+        rows = {p.pk: p for p in queryset}
         results = {}
         for phase in phases:
             row = rows[phase.pk]
-            occupancy = row.precommitment_pct or Decimal(0)
-            capital = row.capital_cover_pct or Decimal(0)
+            occupancy = row.weighted_occupancy_gfa_m2 * 100 / row.lettable_gfa_m2 if row.lettable_gfa_m2 else Decimal(0)
+            capital = row.weighted_capital_hkd_m * 100 / row.capex_hkd_m if row.capex_hkd_m else Decimal(0)
             occupancy_score = min(Decimal(1), occupancy / self.OCCUPANCY_TARGET)
             capital_score = min(Decimal(1), capital / self.CAPITAL_TARGET) if row.capex_hkd_m else Decimal(1)
             reasons = [
-                Reason(
-                    str(
-                        _(
-                            "Pre-commitment %(pct)s %% of lettable GFA (%(weighted)s of %(lettable)s m², "
-                            "probability-weighted); the target is %(target)s %%."
-                        )
-                        % {
-                            "pct": fmt(occupancy),
-                            "weighted": fmt(row.weighted_occupancy_gfa_m2, 0),
-                            "lettable": fmt(row.lettable_gfa_m2, 0),
-                            "target": fmt(self.OCCUPANCY_TARGET, 0),
-                        }
-                    )
+                say(
+                    gettext_noop(
+                        "Pre-commitment %(pct)s %% of lettable GFA (%(weighted)s of %(lettable)s m², "
+                        "probability-weighted); the target is %(target)s %%."
+                    ),
+                    pct=fmt(occupancy),
+                    weighted=fmt(row.weighted_occupancy_gfa_m2, 0),
+                    lettable=fmt(row.lettable_gfa_m2, 0),
+                    target=fmt(self.OCCUPANCY_TARGET, 0),
                 ),
-                Reason(
-                    str(
-                        _(
-                            "Weighted partner capital HKD %(capital)s million covers %(pct)s %% of the capex of "
-                            "HKD %(capex)s million; the target is %(target)s %%."
-                        )
-                        % {
-                            "capital": fmt(row.weighted_capital_hkd_m),
-                            "pct": fmt(capital),
-                            "capex": fmt(row.capex_hkd_m, 0),
-                            "target": fmt(self.CAPITAL_TARGET, 0),
-                        }
-                    )
+                say(
+                    gettext_noop(
+                        "Weighted partner capital HKD %(capital)s million covers %(pct)s %% of the capex of "
+                        "HKD %(capex)s million; the target is %(target)s %%."
+                    ),
+                    capital=fmt(row.weighted_capital_hkd_m),
+                    pct=fmt(capital),
+                    capex=fmt(row.capex_hkd_m, 0),
+                    target=fmt(self.CAPITAL_TARGET, 0),
                 ),
             ]
             inputs = {

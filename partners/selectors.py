@@ -7,7 +7,7 @@ of any length costs one query. Occupancy and capital are summed apart and never 
 from decimal import Decimal
 
 from django.db.models import DecimalField, ExpressionWrapper, F, OuterRef, Q, QuerySet, Sum
-from django.db.models.functions import Coalesce, NullIf
+from django.db.models.functions import NullIf
 
 from planning.models import Facility
 from planning.querysets import summed
@@ -22,7 +22,7 @@ WEIGHTED_AMOUNT = F("amount_hkd_m") * F("stage__probability")
 LEVELS = {
     "facility": {"commitment": "facility", "facility": "pk"},
     "parcel": {"commitment": "parcel", "facility": "parcel", "eoi": "preferred_parcel"},
-    "phase": {"commitment": "parcel__phase", "facility": "parcel__phase", "eoi": "eoi_phase"},
+    "phase": {"commitment": "parcel__phase", "facility": "parcel__phase"},
 }
 
 
@@ -31,9 +31,13 @@ def _percent(numerator, denominator):
     return ExpressionWrapper(numerator * Decimal(100) / NullIf(denominator, Decimal(0)), output_field=PERCENT)
 
 
-def with_commitments(queryset: QuerySet, level: str) -> QuerySet:
+def with_commitments(queryset: QuerySet, level: str, *, percentages: bool = True) -> QuerySet:
     """Annotate facilities/parcels/phases with `lettable_gfa_m2`, `weighted_occupancy_gfa_m2`,
-    `precommitment_pct` (weighted occupancy ÷ lettable GFA) and `weighted_capital_hkd_m`."""
+    `weighted_capital_hkd_m` and (with `percentages`) `precommitment_pct` (weighted occupancy ÷ lettable GFA).
+
+    A percentage that refers to other annotations makes Django repeat their subqueries in SQL; callers that only
+    need the sums (the readiness criterion) ask for them alone and divide in Python.
+    """
     path = LEVELS[level]
     commitments = Commitment.objects.filter(**{path["commitment"]: OuterRef("pk")})
     lettable = Facility.objects.filter(**{path["facility"]: OuterRef("pk")}, facility_type__lettable=True)
@@ -42,38 +46,46 @@ def with_commitments(queryset: QuerySet, level: str) -> QuerySet:
         weighted_occupancy_gfa_m2=summed(commitments.filter(kind="occupancy"), WEIGHTED_GFA, path["commitment"]),
         weighted_capital_hkd_m=summed(commitments.filter(kind="capital"), WEIGHTED_AMOUNT, path["commitment"]),
     )
+    if not percentages:
+        return queryset
     return queryset.annotate(precommitment_pct=_percent(F("weighted_occupancy_gfa_m2"), F("lettable_gfa_m2")))
 
 
-def with_capital_cover(phases: QuerySet) -> QuerySet:
-    """Phases with `weighted_capital_hkd_m` and its share of the phase's capex (`capital_cover_pct`)."""
-    return with_commitments(phases, "phase").annotate(
-        capital_cover_pct=_percent(F("weighted_capital_hkd_m"), F("capex_hkd_m"))
-    )
+def with_capital_cover(phases: QuerySet, *, percentages: bool = True) -> QuerySet:
+    """Phases with `weighted_capital_hkd_m` and (with `percentages`) its share of the capex (`capital_cover_pct`)."""
+    phases = with_commitments(phases, "phase", percentages=percentages)
+    if not percentages:
+        return phases
+    return phases.annotate(capital_cover_pct=_percent(F("weighted_capital_hkd_m"), F("capex_hkd_m")))
 
 
-def _eois_at(level: str):
-    eois = ExpressionOfInterest.objects.all()
-    if level == "phase":
-        # An EOI for a parcel counts in that parcel's phase; one for a phase only, in that phase.
-        eois = eois.annotate(eoi_phase=Coalesce("preferred_parcel__phase", "preferred_phase"))
-    return eois.filter(**{LEVELS[level]["eoi"]: OuterRef("pk")})
+# An EOI for a parcel counts in that parcel's phase; one naming only a phase (or a parcel in no phase), in the phase
+# it names. Written as two conditions rather than COALESCE(parcel's phase, phase) so PostgreSQL can use indexes.
+def _in_phase(phase) -> Q:
+    unphased_parcel = Q(preferred_parcel__isnull=True) | Q(preferred_parcel__phase__isnull=True)
+    return Q(preferred_parcel__phase=phase) | (Q(preferred_phase=phase) & unphased_parcel)
 
 
 def with_eoi_demand(queryset: QuerySet, level: str, statuses=LIVE_STATUSES) -> QuerySet:
     """Annotate parcels or phases with `eoi_demand_gfa_m2`: the GFA asked for by EOIs in the given statuses."""
-    eois = _eois_at(level).filter(status__in=statuses)
-    return queryset.annotate(eoi_demand_gfa_m2=summed(eois, "gfa_m2", LEVELS[level]["eoi"]))
+    live = ExpressionOfInterest.objects.filter(status__in=statuses)
+    if level == "parcel":
+        demand = summed(live.filter(preferred_parcel=OuterRef("pk")), "gfa_m2", "preferred_parcel")
+    else:
+        on_parcels = live.filter(preferred_parcel__phase=OuterRef("pk"))
+        on_phase = live.filter(
+            Q(preferred_phase=OuterRef("pk"))
+            & (Q(preferred_parcel__isnull=True) | Q(preferred_parcel__phase__isnull=True))
+        )
+        demand = summed(on_parcels, "gfa_m2", "preferred_parcel__phase") + summed(on_phase, "gfa_m2", "preferred_phase")
+    return queryset.annotate(eoi_demand_gfa_m2=demand)
 
 
 def eoi_demand_by_status(target, level: str) -> dict[str, Decimal]:
     """GFA asked for by EOIs on one parcel or phase, by EOI status (one query)."""
-    field = LEVELS[level]["eoi"]
-    eois = ExpressionOfInterest.objects.all()
-    if level == "phase":
-        eois = eois.annotate(eoi_phase=Coalesce("preferred_parcel__phase", "preferred_phase"))
+    place = Q(preferred_parcel=target.pk) if level == "parcel" else _in_phase(target.pk)
     rows = (
-        eois.filter(Q(**{field: target.pk}), gfa_m2__isnull=False)
+        ExpressionOfInterest.objects.filter(place, gfa_m2__isnull=False)
         .order_by()
         .values("status")
         .annotate(total=Sum("gfa_m2"))

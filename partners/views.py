@@ -433,8 +433,13 @@ def invite(request):
         "form": form,
         "organisation": membership.organisation,
         "pending": pending,
+        "invitation_days": services.INVITATION_DAYS,
     }
     return render(request, "partners/invite.html", context)
+
+
+def _invalid_context() -> dict:
+    return {"title": _("This invitation cannot be used"), "invitation_days": services.INVITATION_DAYS}
 
 
 def _usable_invitation(token) -> Invitation | None:
@@ -451,7 +456,10 @@ def invitation_accept(request, token):
     invitation = _usable_invitation(token)
     if invitation is None:
         return render(
-            request, "partners/invitation_invalid.html", {"title": _("This invitation cannot be used")}, status=404
+            request,
+            "partners/invitation_invalid.html",
+            _invalid_context(),
+            status=404,
         )
     if request.user.is_authenticated:
         context = {"title": _("Accept the invitation"), "invitation": invitation, "signed_in": True}
@@ -470,14 +478,14 @@ def invitation_accept(request, token):
                 return render(
                     request,
                     "partners/invitation_invalid.html",
-                    {"title": _("This invitation cannot be used")},
+                    _invalid_context(),
                     status=404,
                 )
             add_service_errors(form, error)
         else:
             login(request, membership.user)
             messages.success(
-                request, _("Welcome to the partner portal of %(name)s.") % {"name": membership.organisation.name}
+                request, _("You have joined %(name)s in the partner portal.") % {"name": membership.organisation.name}
             )
             return HttpResponseRedirect(reverse("partners:portal"))
     context = {"title": _("Accept the invitation"), "invitation": invitation, "form": form}

@@ -71,7 +71,8 @@ class PhaseAdmin(ServiceAdmin):
             return _("not computed yet")
         state = ReadinessSnapshot.State(phase.readiness_state).label
         text = f"{state} ({phase.readiness_score})"
-        return f"{text} · {_('stale')}" if phase.readiness_stale else text
+        stale = _("stale")
+        return f"{text} · {stale}" if phase.readiness_stale else text
 
     @admin.action(description=_("Recompute readiness now"))
     def recompute_readiness(self, request, queryset):

@@ -11,6 +11,7 @@ A failed gate makes the phase `blocked`; otherwise the weighted score decides be
 (any failed criterion keeps it at risk). `planning.services.readiness_recompute` stores the result as a snapshot.
 """
 
+import datetime
 import hashlib
 import json
 from collections.abc import Iterable
@@ -20,6 +21,8 @@ from typing import Any, ClassVar
 
 from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
+from django.utils.formats import date_format
+from django.utils.translation import gettext, gettext_noop
 from django.utils.translation import gettext_lazy as _
 
 from .models import (
@@ -39,10 +42,61 @@ READY, BLOCKED = ReadinessSnapshot.State.READY, ReadinessSnapshot.State.BLOCKED
 
 @dataclass
 class Reason:
-    """A sentence a planner can act on, and the objects it is about."""
+    """A sentence a planner can act on, and the objects it is about.
 
-    text: str
+    Stored untranslated, as the English message and its values, and put into words in the reader's language when
+    shown (`render`), so a snapshot computed by a background worker reads right in Chinese too. A value is text or a
+    number, or one of `{"date": "YYYY-MM-DD"}`, `{"msgid": "…"}` (a translatable word) or
+    `{"choice": "milestone_kind", "value": "…"}` (the label of a stored choice), each shown in the reader's language.
+    """
+
+    template: str
+    params: dict[str, Any] = field(default_factory=dict)
     objects: list[dict] = field(default_factory=list)
+
+
+def say(template: str, objects: Iterable[dict] = (), **params) -> Reason:
+    """A reason. `template` is marked with `gettext_noop` so the catalogue has it; dates are kept as dates."""
+    values = {
+        name: {"date": value.isoformat()} if isinstance(value, datetime.date) else value
+        for name, value in params.items()
+    }
+    return Reason(template, values, list(objects))
+
+
+def term(msgid: str) -> dict:
+    """A word shown in the reader's language (marked with gettext_noop where it is written)."""
+    return {"msgid": msgid}
+
+
+CHOICES = {"milestone_kind": Milestone.Kind}
+
+
+def _render_value(value):
+    if isinstance(value, dict):
+        if "date" in value:
+            return date_format(datetime.date.fromisoformat(value["date"]))
+        if "msgid" in value:
+            return gettext(value["msgid"])
+        if "choice" in value:
+            return str(CHOICES[value["choice"]](value["value"]).label)
+    return value
+
+
+def render_reason(reason: dict) -> str:
+    """A stored reason as text in the active language."""
+    return gettext(reason["template"]) % {name: _render_value(value) for name, value in reason["params"].items()}
+
+
+def render_criteria(criteria: list[dict]) -> list[dict]:
+    """Stored criteria with their label and reasons put into words in the active language (for pages and the API)."""
+    rendered = []
+    for criterion in criteria:
+        known = REGISTRY.get(criterion["code"])
+        label = str(known.label) if known else criterion["code"]
+        reasons = [{"text": render_reason(r), "objects": r["objects"]} for r in criterion["reasons"]]
+        rendered.append({**criterion, "label": label, "reasons": reasons})
+    return rendered
 
 
 def ref(kind: str, obj) -> dict:
@@ -135,7 +189,7 @@ def evaluate(phases: Iterable[Phase], today=None) -> dict[int, PhaseReadiness]:
         blocked = failed = False
         fingerprint_inputs: dict[str, Any] = {"policy": str(policy.ready_score)}
         for code, evaluations in per_criterion.items():
-            setting, criterion, found = settings[code], REGISTRY[code], evaluations[phase.pk]
+            setting, found = settings[code], evaluations[phase.pk]
             score = max(0.0, min(1.0, found.score))
             state = state_for(score, setting)
             if found.worst_state and ORDER[found.worst_state] > ORDER[state]:
@@ -148,7 +202,6 @@ def evaluate(phases: Iterable[Phase], today=None) -> dict[int, PhaseReadiness]:
             criteria.append(
                 {
                     "code": code,
-                    "label": str(criterion.label),
                     "score": round(score, 3),
                     "state": state,
                     "weight": weight,
@@ -179,10 +232,6 @@ def evaluate(phases: Iterable[Phase], today=None) -> dict[int, PhaseReadiness]:
 
 def fmt(value, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
-
-
-def fmt_date(value) -> str:
-    return value.strftime("%-d %b %Y") if value else "—"
 
 
 # --- planning's criteria ----------------------------------------------------------------------------------------
@@ -223,32 +272,31 @@ class LandCriterion(Criterion):
     ON_ITS_WAY = (Parcel.LandStatus.HANDOVER_SCHEDULED, Parcel.LandStatus.SITE_FORMATION)
 
     def _reason(self, parcel: Parcel, start) -> Reason | None:
-        values = {
-            "code": parcel.code,
-            "area": fmt(parcel.site_area_m2, 0),
-            "date": fmt_date(parcel.handover_date),
-            "start": fmt_date(start),
-        }
         if parcel.land_status in self.HANDED_OVER:
             return None
         if parcel.land_status in self.ON_ITS_WAY and parcel.handover_date and parcel.handover_date <= start:
-            text = _(
+            template = gettext_noop(
                 "Parcel %(code)s (%(area)s m²) is to be handed over on %(date)s, before the construction start "
                 "on %(start)s."
             )
         elif parcel.land_status in self.ON_ITS_WAY and parcel.handover_date:
-            text = _(
+            template = gettext_noop(
                 "Parcel %(code)s (%(area)s m²) is to be handed over only on %(date)s, after the construction "
                 "start on %(start)s."
             )
         elif parcel.land_status in self.ON_ITS_WAY:
-            text = _("Parcel %(code)s (%(area)s m²) has no handover date yet; construction starts on %(start)s.")
+            template = gettext_noop(
+                "Parcel %(code)s (%(area)s m²) has no handover date yet; construction starts on %(start)s."
+            )
         else:
-            text = _(
+            template = gettext_noop(
                 "Parcel %(code)s (%(area)s m²) is not transferred and no handover is scheduled; construction "
                 "starts on %(start)s."
             )
-        return Reason(str(text % values), [ref("parcel", parcel)])
+        values = {"code": parcel.code, "area": fmt(parcel.site_area_m2, 0), "start": start}
+        if "%(date)s" in template:
+            values["date"] = parcel.handover_date
+        return say(template, [ref("parcel", parcel)], **values)
 
     def counts(self, parcel: Parcel, start) -> bool:
         if parcel.land_status in self.HANDED_OVER:
@@ -273,28 +321,40 @@ class LandCriterion(Criterion):
                 "parcels": sorted((p.pk, str(p.site_area_m2), p.land_status, str(p.handover_date)) for p in own),
             }
             if not total:
-                results[phase.pk] = Evaluation(0.0, [Reason(str(_("The phase has no parcels yet.")))], inputs)
+                results[phase.pk] = Evaluation(0.0, [say(gettext_noop("The phase has no parcels yet."))], inputs)
                 continue
             ready_area = sum((p.site_area_m2 for p in own if self.counts(p, start)), Decimal(0))
-            # What stands in the way first, then what is still to come.
-            reasons = [r for p in own if not self.counts(p, start) and (r := self._reason(p, start))]
-            reasons += [r for p in own if self.counts(p, start) and (r := self._reason(p, start))]
+            # What stands in the way, parcel by parcel; then what is still to come, in one sentence.
+            reasons = [self._reason(p, start) for p in own if not self.counts(p, start)]
+            coming = [p for p in own if self.counts(p, start) and p.land_status not in self.HANDED_OVER]
+            if len(coming) == 1:
+                reasons.append(self._reason(coming[0], start))
+            elif coming:
+                reasons.append(
+                    say(
+                        gettext_noop(
+                            "%(count)s parcels (%(area)s m²) are to be handed over by %(date)s, before the "
+                            "construction start on %(start)s."
+                        ),
+                        [ref("parcel", p) for p in coming],
+                        count=len(coming),
+                        area=fmt(sum((p.site_area_m2 for p in coming), Decimal(0)), 0),
+                        date=max(p.handover_date for p in coming),
+                        start=start,
+                    )
+                )
             handed = sum((p.site_area_m2 for p in own if p.land_status in self.HANDED_OVER), Decimal(0))
             reasons.insert(
                 0,
-                Reason(
-                    str(
-                        _(
-                            "%(ready)s of %(total)s m² will be available by the construction start on %(start)s "
-                            "(%(handed)s m² handed over already)."
-                        )
-                        % {
-                            "ready": fmt(ready_area, 0),
-                            "total": fmt(total, 0),
-                            "start": fmt_date(start),
-                            "handed": fmt(handed, 0),
-                        }
-                    )
+                say(
+                    gettext_noop(
+                        "%(ready)s of %(total)s m² will be available by the construction start on %(start)s "
+                        "(%(handed)s m² handed over already)."
+                    ),
+                    ready=fmt(ready_area, 0),
+                    total=fmt(total, 0),
+                    start=start,
+                    handed=fmt(handed, 0),
                 ),
             )
             results[phase.pk] = Evaluation(float(ready_area / total), reasons, inputs)
@@ -343,8 +403,8 @@ class UtilitiesCriterion(Criterion):
 
     FIRM = (UtilityCapacity.Status.COMMITTED, UtilityCapacity.Status.COMMISSIONED)
     KINDS = (
-        (UtilityCapacity.Kind.POWER, "power_mva", _("Power"), "MVA"),
-        (UtilityCapacity.Kind.WATER, "water_m3_day", _("Water"), "m³/day"),
+        (UtilityCapacity.Kind.POWER, "power_mva", gettext_noop("Power"), gettext_noop("MVA")),
+        (UtilityCapacity.Kind.WATER, "water_m3_day", gettext_noop("Water"), gettext_noop("m³/day")),
     )
 
     def evaluate(self, phases, today):
@@ -373,55 +433,48 @@ class UtilitiesCriterion(Criterion):
                 score = float(min(Decimal(1), available / needed))
                 scores.append(score)
                 objects = [ref("utility", u) for u in firm + planned]
-                first = min((u.available_from for u in firm), default=None)
+                values = {"label": term(label), "demand": fmt(needed), "unit": term(unit)}
                 if available >= needed:
-                    reasons.append(
-                        Reason(
-                            str(
-                                _(
-                                    "%(label)s demand %(demand)s %(unit)s is covered by committed supply %(supply)s "
-                                    "%(unit)s from %(date)s."
-                                )
-                                % {
-                                    "label": label,
-                                    "demand": fmt(needed),
-                                    "supply": fmt(available),
-                                    "unit": unit,
-                                    "date": fmt_date(first),
-                                }
-                            ),
-                            objects,
+                    template = gettext_noop(
+                        "%(label)s demand %(demand)s %(unit)s is covered by committed supply %(supply)s %(unit)s "
+                        "from %(date)s."
+                    )
+                    values.update(supply=fmt(available), date=min(u.available_from for u in firm))
+                elif available:
+                    template = (
+                        gettext_noop(
+                            "%(label)s demand %(demand)s %(unit)s exceeds committed supply %(supply)s %(unit)s "
+                            "from %(date)s. A further %(planned)s %(unit)s is planned but not committed."
+                        )
+                        if planned_total
+                        else gettext_noop(
+                            "%(label)s demand %(demand)s %(unit)s exceeds committed supply %(supply)s %(unit)s "
+                            "from %(date)s."
                         )
                     )
-                elif available:
-                    text = _(
-                        "%(label)s demand %(demand)s %(unit)s exceeds committed supply %(supply)s %(unit)s "
-                        "from %(date)s."
-                    ) % {
-                        "label": label,
-                        "demand": fmt(needed),
-                        "supply": fmt(available),
-                        "unit": unit,
-                        "date": fmt_date(first),
-                    }
-                    if planned_total:
-                        text += " " + _("A further %(planned)s %(unit)s is planned but not committed.") % {
-                            "planned": fmt(planned_total),
-                            "unit": unit,
-                        }
-                    reasons.append(Reason(str(text), objects))
+                    values.update(supply=fmt(available), date=min(u.available_from for u in firm))
                 else:
-                    text = _(
-                        "%(label)s demand %(demand)s %(unit)s has no committed supply by completion on %(date)s."
-                    ) % {"label": label, "demand": fmt(needed), "unit": unit, "date": fmt_date(completion[phase.pk])}
-                    if planned_total:
-                        text += " " + _("%(planned)s %(unit)s is planned but not committed.") % {
-                            "planned": fmt(planned_total),
-                            "unit": unit,
-                        }
-                    reasons.append(Reason(str(text), objects))
+                    template = (
+                        gettext_noop(
+                            "%(label)s demand %(demand)s %(unit)s has no committed supply by completion on %(date)s. "
+                            "%(planned)s %(unit)s is planned but not committed."
+                        )
+                        if planned_total
+                        else gettext_noop(
+                            "%(label)s demand %(demand)s %(unit)s has no committed supply by completion on %(date)s."
+                        )
+                    )
+                    values["date"] = completion[phase.pk]
+                if planned_total and available < needed:
+                    values["planned"] = fmt(planned_total)
+                reasons.append(say(template, objects, **values))
             results[phase.pk] = Evaluation(min(scores) if scores else 1.0, reasons, inputs)
         return results
+
+
+def _name(milestone: Milestone):
+    """A milestone's title as written, or its kind in the reader's language."""
+    return milestone.title or {"choice": "milestone_kind", "value": milestone.kind}
 
 
 class MilestonesCriterion(Criterion):
@@ -443,29 +496,30 @@ class MilestonesCriterion(Criterion):
             done = [m for m in before if m.actual_date is not None]
             overdue = [m for m in milestones[phase.pk] if m.actual_date is None and m.planned_date < today]
             reasons = [
-                Reason(
-                    str(
-                        _("%(name)s was due on %(date)s and is not done.")
-                        % {"name": m, "date": fmt_date(m.planned_date)}
-                    ),
+                say(
+                    gettext_noop("%(name)s was due on %(date)s and is not done."),
                     [ref("milestone", m)],
+                    name=_name(m),
+                    date=m.planned_date,
                 )
                 for m in overdue
             ]
             pending = [m for m in before if m.actual_date is None and m not in overdue]
-            for m in pending:
-                reasons.append(
-                    Reason(
-                        str(_("%(name)s is planned for %(date)s.") % {"name": m, "date": fmt_date(m.planned_date)}),
-                        [ref("milestone", m)],
-                    )
+            reasons += [
+                say(
+                    gettext_noop("%(name)s is planned for %(date)s."),
+                    [ref("milestone", m)],
+                    name=_name(m),
+                    date=m.planned_date,
                 )
+                for m in pending
+            ]
             if before and len(done) == len(before):
                 reasons.append(
-                    Reason(str(_("All %(count)s pre-construction milestones are done.") % {"count": len(before)}))
+                    say(gettext_noop("All %(count)s pre-construction milestones are done."), count=len(before))
                 )
             if not before:
-                reasons.append(Reason(str(_("No pre-construction milestones are planned."))))
+                reasons.append(say(gettext_noop("No pre-construction milestones are planned.")))
             score = len(done) / len(before) if before else 0.0
             inputs = {
                 "done": [m.pk for m in done],

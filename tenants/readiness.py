@@ -3,10 +3,11 @@
 from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
+from django.utils.translation import gettext_noop
 
 from partners.selectors import with_eoi_demand
 from planning.models import Phase
-from planning.readiness import Criterion, Evaluation, Reason, fmt, register
+from planning.readiness import Criterion, Evaluation, fmt, register, say
 
 from .selectors import with_allocations
 
@@ -23,27 +24,23 @@ class DemandCriterion(Criterion):
 
     def evaluate(self, phases, today):
         queryset = Phase.objects.filter(pk__in=[p.pk for p in phases])
-        rows = {p.pk: p for p in with_eoi_demand(with_allocations(queryset, "phase"), "phase")}
+        rows = {p.pk: p for p in with_eoi_demand(with_allocations(queryset, "phase", percentages=False), "phase")}
         results = {}
         for phase in phases:
             row = rows[phase.pk]
             spoken_for = row.allocated_gfa_m2 + row.eoi_demand_gfa_m2
             share = spoken_for * 100 / row.total_gfa_m2 if row.total_gfa_m2 else Decimal(0)
             reasons = [
-                Reason(
-                    str(
-                        _(
-                            "Signed or occupied space %(allocated)s m² and live expressions of interest "
-                            "%(eois)s m² make %(pct)s %% of the phase's %(gfa)s m² GFA; the target is %(target)s %%."
-                        )
-                        % {
-                            "allocated": fmt(row.allocated_gfa_m2, 0),
-                            "eois": fmt(row.eoi_demand_gfa_m2, 0),
-                            "pct": fmt(share),
-                            "gfa": fmt(row.total_gfa_m2, 0),
-                            "target": fmt(self.TARGET, 0),
-                        }
-                    )
+                say(
+                    gettext_noop(
+                        "Signed or occupied space %(allocated)s m² and live expressions of interest %(eois)s m² "
+                        "make %(pct)s %% of the phase's %(gfa)s m² GFA; the target is %(target)s %%."
+                    ),
+                    allocated=fmt(row.allocated_gfa_m2, 0),
+                    eois=fmt(row.eoi_demand_gfa_m2, 0),
+                    pct=fmt(share),
+                    gfa=fmt(row.total_gfa_m2, 0),
+                    target=fmt(self.TARGET, 0),
                 )
             ]
             inputs = {

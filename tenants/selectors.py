@@ -15,17 +15,21 @@ PATHS = {"facility": "facility", "parcel": "facility__parcel", "phase": "facilit
 GFA_PATHS = {"facility": "pk", "parcel": "parcel", "phase": "parcel__phase"}
 
 
-def with_allocations(queryset: QuerySet, level: str) -> QuerySet:
+def with_allocations(queryset: QuerySet, level: str, *, percentages: bool = True) -> QuerySet:
     """Annotate facilities/parcels/phases with `allocated_gfa_m2` (signed + occupied), `reserved_gfa_m2`,
-    `total_gfa_m2` and `occupancy_pct` (allocated ÷ GFA)."""
+    `total_gfa_m2` and (with `percentages`) `occupancy_pct` (allocated ÷ GFA; see partners.selectors on why not
+    always)."""
     path = PATHS[level]
     allocations = SpaceAllocation.objects.filter(**{path: OuterRef("pk")})
     facilities = Facility.objects.filter(**{GFA_PATHS[level]: OuterRef("pk")})
-    return queryset.annotate(
+    queryset = queryset.annotate(
         allocated_gfa_m2=summed(allocations.filter(status__in=SpaceAllocation.HOLDING_SPACE), "gfa_m2", path),
         reserved_gfa_m2=summed(allocations.filter(status="reserved"), "gfa_m2", path),
         total_gfa_m2=summed(facilities, "gfa_m2", GFA_PATHS[level]),
-    ).annotate(
+    )
+    if not percentages:
+        return queryset
+    return queryset.annotate(
         occupancy_pct=ExpressionWrapper(
             F("allocated_gfa_m2") * Decimal(100) / NullIf(F("total_gfa_m2"), Decimal(0)), output_field=PERCENT
         )

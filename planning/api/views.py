@@ -9,7 +9,7 @@ from rest_framework.response import Response
 
 from innopole.api import ServiceModelViewSetMixin
 
-from .. import filtersets, selectors, services
+from .. import filtersets, readiness, selectors, services
 from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
 from . import serializers
 
@@ -79,6 +79,8 @@ class PhaseViewSet(PlanViewSet):
         """The phase's current readiness: state, score, each criterion with its reasons, and the stale flag."""
         phase = self.get_object()
         snapshot = phase.readiness_snapshots.order_by("-computed_at", "-id").first()
+        if snapshot is not None:
+            snapshot.criteria = readiness.render_criteria(snapshot.criteria)  # in the reader's language
         data = {
             "phase": phase.pk,
             "stale": phase.readiness_stale,

@@ -8,9 +8,11 @@ from django.test.utils import CaptureQueriesContext
 
 from partners.models import Commitment, ExpressionOfInterest, MoU, Organisation
 from partners.selectors import eoi_demand_by_status, with_capital_cover, with_commitments, with_eoi_demand
+from planning import services
 from planning.models import Facility, Parcel, Phase
 from tenants.models import SpaceAllocation
 from tenants.selectors import with_allocations
+from tests.factories import EOIFactory, ParcelFactory, PhaseFactory, grid_square
 
 pytestmark = pytest.mark.django_db
 
@@ -83,3 +85,19 @@ def test_rollups_cost_one_query_whatever_the_number_of_rows(demo):
     with CaptureQueriesContext(connection) as parcels:
         list(with_allocations(with_eoi_demand(with_commitments(Parcel.objects.all(), "parcel"), "parcel"), "parcel"))
     assert len(phases) == 1 and len(parcels) == 1
+
+
+def test_an_eoi_counts_in_its_parcel_s_phase_or_else_in_the_phase_it_names():
+    parcel = ParcelFactory()
+    phase = parcel.phase
+    other = PhaseFactory(campus=phase.campus, number=7)
+    moved = ParcelFactory(phase=other, geometry=grid_square(5))
+    EOIFactory(preferred_phase=phase, preferred_parcel=parcel, gfa_m2=Decimal("100"), status="submitted")
+    EOIFactory(preferred_phase=other, gfa_m2=Decimal("20"), status="submitted")
+    EOIFactory(preferred_phase=other, preferred_parcel=moved, gfa_m2=Decimal("3"), status="submitted")
+    services.parcel_update(parcel=moved, actor=None, phase=None)  # the parcel goes back to the reserve
+
+    demand = {p.pk: p.eoi_demand_gfa_m2 for p in with_eoi_demand(Phase.objects.all(), "phase")}
+
+    assert demand == {phase.pk: Decimal("100"), other.pk: Decimal("23")}
+    assert eoi_demand_by_status(other, "phase") == {"submitted": Decimal("23")}

@@ -37,7 +37,8 @@ def criterion(phase: Phase, code: str, today=TODAY) -> dict:
 
 
 def texts(found: dict) -> str:
-    return " | ".join(reason["text"] for reason in found["reasons"])
+    """The criterion's reasons as a reader sees them (English in tests)."""
+    return " | ".join(readiness.render_reason(reason) for reason in found["reasons"])
 
 
 def phase_starting(start=datetime.date(2027, 1, 15), completion=datetime.date(2029, 12, 31)) -> Phase:
@@ -71,7 +72,7 @@ class TestLand:
         assert land["state"] == "fail" and land["score"] == pytest.approx(0.5, abs=0.001)
         assert result.state == "blocked"
         reason = next(r for r in land["reasons"] if r["objects"])
-        assert "is not transferred and no handover is scheduled" in reason["text"]
+        assert "is not transferred and no handover is scheduled" in readiness.render_reason(reason)
         assert reason["objects"] == [{"type": "parcel", "id": late.pk, "label": late.code}]
 
     def test_a_handover_after_the_construction_start_does_not_count(self):
@@ -167,7 +168,7 @@ class TestMilestones:
 
         assert found["state"] == "at_risk"
         overdue = found["reasons"][0]
-        assert overdue["text"] == "Master layout plan consent was due on 1 Nov 2026 and is not done."
+        assert readiness.render_reason(overdue) == "Master layout plan consent was due on 1 Nov 2026 and is not done."
         assert overdue["objects"][0]["id"] == late.pk
         # The same data a month earlier: nothing overdue yet.
         assert "was due" not in texts(criterion(phase, "milestones", today=datetime.date(2026, 10, 15)))
@@ -382,6 +383,24 @@ class TestSurfaces:
             "demand",
         }
         assert [h["state"] for h in history["results"]] == ["at_risk", "blocked"]
+
+    def test_reasons_read_in_the_reader_s_language(self, planner):
+        phase = ParcelFactory(land_status="not_transferred").phase
+        MilestoneFactory(phase=phase, kind="site_handover", title="", planned_date=datetime.date(2026, 12, 18))
+        services.readiness_recompute(phase=phase)  # computed once, as a worker would, in English
+        client = api_client_for(planner)
+
+        english = client.get(f"/api/v1/phases/{phase.pk}/readiness/").json()["snapshot"]["criteria"]
+        chinese = client.get(f"/api/v1/phases/{phase.pk}/readiness/", HTTP_ACCEPT_LANGUAGE="zh-hant").json()[
+            "snapshot"
+        ]["criteria"]
+
+        def text(criteria, code):
+            return " | ".join(r["text"] for c in criteria if c["code"] == code for r in c["reasons"])
+
+        assert "Site handover is planned for 18 Dec 2026." in text(english, "milestones")
+        assert "2026年12月18日" in text(chinese, "milestones") and "Site handover" not in text(chinese, "milestones")
+        assert chinese[0]["code"] == english[0]["code"] and chinese[0]["label"] != english[0]["label"]
 
     def test_phase_list_shows_readiness_without_extra_queries(self, client, planner):
         client.force_login(planner)

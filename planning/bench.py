@@ -1,0 +1,814 @@
+"""The readiness benchmark behind `manage.py bench` (`make bench`): a scratch database, synthetic data, measurements.
+
+Where it runs. The benchmark never writes to the configured database. It connects to that database's server
+(same host, port and user), creates `innopole_bench_<pid>`, points the `default` connection at it the way Django's
+test runner points it at a test database (`settings.DATABASES` and the connection's `settings_dict` changed, the
+connection closed and reopened), runs `migrate` there, generates and measures, then points the connection back and
+drops the scratch database — also when anything fails. The user needs CREATEDB on the server; PostgreSQL only
+(the figures are about the production database, and the SQL baseline is PostgreSQL's dialect). Should the new
+database come with a campus in it (copied from a polluted `template1`), the command refuses unless `--force`.
+
+The data. An HKSTP-scale campus far beyond INNOPOLE's own: 100 phases, each with 50 parcels (60 m squares on a
+70 m grid, so none overlap, all inside one large campus boundary), 4 facilities per parcel using the demo's 11
+facility types, 5 milestones, power, water and fibre supply lines, and its own block of 100 organisations, 1,000 EOIs,
+500 commitments, 50 tenants and 1,000 space allocations: 5,000 parcels, 20,000 facilities, 10,000 organisations,
+100,000 EOIs, 50,000 commitments and 100,000 allocations in all. `--scale` multiplies the rows per phase (at least
+one of each); the 100 phases stay, so the three measured sizes — 1 %, 10 % and 100 % — are exactly 1, 10 and 100
+phases. The data grows by whole phases, so phase 1's own rows are the same at every size: what changes around it is
+only the size of the database.
+
+The rows are written with `bulk_create` (batches of 5,000), bypassing the services: it is synthetic benchmark
+data in a throwaway database, and the services' per-object validation, audit rows and stale-marking would make
+generation take hours. The data is still valid: areas are measured from the stored polygons in HK1980 Grid as
+`planning.geometry` does it, GFA stays within plot ratio × site area, submitted EOIs have their submission time,
+and signed + occupied allocations never exceed a facility's GFA. No history or EOI transition rows are written.
+The benchmark spans every app, so this module reaches the partners and tenants models through the app registry
+(`apps.get_model`) rather than by import: planning's own code still imports neither.
+
+What it measures is described in `planning/management/commands/bench.py`.
+"""
+
+import contextlib
+import datetime
+import json
+import os
+import random
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+import numpy as np
+from django.apps import apps
+from django.conf import settings
+from django.core.management import call_command
+from django.db import DatabaseError, connection
+from django.utils import timezone
+from pyproj import Transformer
+
+from . import readiness
+from .geometry import HK1980_GRID, WGS84, area_m2, parse_polygon, rectangle_geojson
+from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+
+BATCH_SIZE = 5_000
+PHASES = 100
+LEVELS = (("1 %", 0.01), ("10 %", 0.10), ("100 %", 1.0))
+# Rows per phase at --scale 1 (100 phases: 5,000 parcels, 20,000 facilities, …).
+PER_PHASE = {
+    "parcels": 50,
+    "organisations": 100,
+    "eois": 1_000,
+    "commitments": 500,
+    "tenants": 50,
+    "allocations": 1_000,
+}
+FACILITIES_PER_PARCEL = 4
+MAX_SCALE = 2.0  # beyond this the grid of parcels would leave Hong Kong's bounds
+SEED = "innopole-bench"
+
+# The grid: phase n is row n - 1, its parcels run east. South-west corner near the INNOPOLE site.
+ORIGIN = (825_300.0, 839_200.0)
+PARCEL_SIDE_M = 60.0
+PARCEL_PITCH_M = 70.0
+SITE_AREA_M2 = PARCEL_SIDE_M * PARCEL_SIDE_M
+PLOT_RATIO = Decimal("6")
+FIRST_START = datetime.date(2025, 1, 5)
+
+# Facility types by code, with how often each appears in the synthetic programme.
+TYPE_WEIGHTS = {
+    "office": 30,
+    "lab": 12,
+    "talent_housing": 12,
+    "gmp": 8,
+    "advanced_manufacturing": 8,
+    "edge_computing": 6,
+    "retail": 8,
+    "low_altitude": 4,
+    "convention": 3,
+    "utilities": 4,
+    "open_space": 5,
+}
+EOI_STATUS_WEIGHTS = {
+    "draft": 8,
+    "submitted": 20,
+    "under_review": 20,
+    "shortlisted": 14,
+    "on_hold": 6,
+    "accepted": 12,
+    "declined": 10,
+    "withdrawn": 10,
+}
+ALLOCATION_STATUS_WEIGHTS = {"waitlisted": 15, "reserved": 20, "signed": 30, "occupied": 25, "ended": 10}
+LAND_STATUS_WEIGHTS = {
+    "transferred": 35,
+    "site_ready": 15,
+    "handover_scheduled": 25,
+    "site_formation": 10,
+    "not_transferred": 15,
+}
+COMMITMENT_KIND_WEIGHTS = {"occupancy": 60, "capital": 25, "operation": 15}
+
+
+class BenchError(Exception):
+    """The benchmark cannot run here, or its figures cannot be trusted (the command reports it and stops)."""
+
+
+def model(label: str):
+    """A model of any app, by "app_label.ModelName" (see the module docstring for why not an import)."""
+    return apps.get_model(label)
+
+
+def pick(rng: random.Random, weights: dict[str, int]) -> str:
+    return rng.choices(list(weights), weights=list(weights.values()))[0]
+
+
+def money(value: float, places: str = "0.01") -> Decimal:
+    return Decimal(str(value)).quantize(Decimal(places))
+
+
+@dataclass(frozen=True)
+class Shape:
+    """How many rows of each kind one phase gets at a given --scale."""
+
+    scale: float
+
+    def per_phase(self, kind: str) -> int:
+        return max(1, round(PER_PHASE[kind] * self.scale))
+
+
+def level_phases(fraction: float) -> int:
+    return max(1, round(PHASES * fraction))
+
+
+# --- the scratch database -------------------------------------------------------------------------------------
+
+
+def server_version() -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SHOW server_version")
+        return cursor.fetchone()[0]
+
+
+def server_settings() -> dict[str, str]:
+    """Server settings that change the figures (JIT compiles the engine's costlier plans; see the README)."""
+    names = ("jit", "shared_buffers", "work_mem", "synchronous_commit")
+    found = {}
+    with connection.cursor() as cursor:
+        for name in names:
+            cursor.execute(f"SHOW {name}")
+            found[name] = cursor.fetchone()[0]
+    return found
+
+
+def _point_default_at(name: str) -> None:
+    connection.close()
+    settings.DATABASES[connection.alias]["NAME"] = name
+    connection.settings_dict["NAME"] = name
+
+
+@contextlib.contextmanager
+def scratch_database(*, log: Callable[[str], None] = print) -> Iterator[str]:
+    """Create `innopole_bench_<pid>` on the configured server, point `default` at it, migrate; drop it after.
+
+    Uses the backend's maintenance connection (`_nodb_cursor`, the one Django's test runner creates and drops test
+    databases with), so the configured database itself is never connected to for writing.
+    """
+    if connection.vendor != "postgresql":
+        raise BenchError(f"The benchmark runs on PostgreSQL only; the configured database is {connection.vendor}.")
+    name = f"innopole_bench_{os.getpid()}"
+    original = connection.settings_dict["NAME"]
+    quoted = connection.ops.quote_name(name)
+    try:
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {quoted}")
+    except DatabaseError as error:
+        raise BenchError(
+            f"Could not create the scratch database {name} on the configured server ({error}). "
+            "The benchmark needs a PostgreSQL user allowed to create databases (CREATEDB)."
+        ) from error
+    log(f"Created the scratch database {name} (the configured database {original} is not touched).")
+    try:
+        _point_default_at(name)
+        call_command("migrate", verbosity=0, interactive=False)
+        yield name
+    finally:
+        _point_default_at(original)
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
+        connection.close()
+        log(f"Dropped the scratch database {name}.")
+
+
+def analyse() -> None:
+    """Refresh the planner's statistics, as autovacuum would soon after a bulk load (fair to engine and SQL)."""
+    with connection.cursor() as cursor:
+        cursor.execute("ANALYZE")
+
+
+# --- generation -----------------------------------------------------------------------------------------------
+
+
+class Generator:
+    """Writes the synthetic campus phase by phase; `grow(n)` adds phases up to n in total.
+
+    Each phase's rows come from a random generator seeded with the phase number, so a phase is the same whichever
+    size the run grows to and in however many steps.
+    """
+
+    def __init__(self, shape: Shape):
+        self.shape = shape
+        self.phases = 0
+        self.next_org = 1
+        self.to_wgs84 = Transformer.from_crs(HK1980_GRID, WGS84, always_xy=True)
+        self.to_grid = Transformer.from_crs(WGS84, HK1980_GRID, always_xy=True)
+        self.columns = shape.per_phase("parcels")
+        self.campus: Campus | None = None
+        self.types: dict[str, FacilityType] = {}
+        self.stages: list = []
+
+    def setup(self) -> None:
+        """The demo's facility types, and one campus large enough for every phase's row of parcels."""
+        data = json.loads(settings.DEMO_DATA_PATH.read_text(encoding="utf-8"))
+        fields = {f.name for f in FacilityType._meta.get_fields()}
+        existing = {t.code: t for t in FacilityType.objects.all()}
+        missing = [
+            FacilityType(
+                **{k: (Decimal(str(v)) if isinstance(v, float) else v) for k, v in item.items() if k in fields}
+            )
+            for item in data["facility_types"]
+            if item["code"] not in existing
+        ]
+        FacilityType.objects.bulk_create(missing)
+        self.types = {t.code: t for t in FacilityType.objects.all()}
+        if set(TYPE_WEIGHTS) - set(self.types):
+            raise BenchError(f"The demo data lacks facility types {sorted(set(TYPE_WEIGHTS) - set(self.types))}.")
+        self.stages = list(model("partners.CommitmentStage").objects.order_by("order"))
+        x0, y0 = ORIGIN
+        width, height = self.columns * PARCEL_PITCH_M, PHASES * PARCEL_PITCH_M
+        total_ha = Decimal(PHASES * self.columns * SITE_AREA_M2 / 10_000)
+        self.campus = Campus.objects.create(
+            code="bench",
+            name_en="Benchmark campus",
+            name_zh="基準測試園區",
+            boundary=rectangle_geojson(x0 - 20, y0 - 20, x0 + width + 10, y0 + height + 10),
+            land_target_ha=(total_ha * Decimal("1.05")).quantize(Decimal("0.01")),
+            max_plot_ratio=PLOT_RATIO,
+            max_site_coverage_pct=Decimal("60"),
+            max_building_height_mpd=Decimal("120"),
+            talent_housing_units_cap=None,
+            notes="Synthetic data written by manage.py bench.",
+        )
+
+    # Geometry: one vectorised projection per phase row instead of one per parcel.
+    def _row_geometry(self, row: int) -> list[tuple[dict, Decimal]]:
+        x0, y0 = ORIGIN
+        xs = x0 + np.arange(self.columns) * PARCEL_PITCH_M
+        y = y0 + row * PARCEL_PITCH_M
+        ys = np.full_like(xs, y)
+        # SW, SE, NE, NW: counter-clockwise, as RFC 7946 wants the exterior ring.
+        corner_x = np.stack([xs, xs + PARCEL_SIDE_M, xs + PARCEL_SIDE_M, xs])
+        corner_y = np.stack([ys, ys, ys + PARCEL_SIDE_M, ys + PARCEL_SIDE_M])
+        lon, lat = self.to_wgs84.transform(corner_x, corner_y)
+        lon, lat = np.round(lon, 9), np.round(lat, 9)  # what planning.geometry.to_geojson stores
+        gx, gy = self.to_grid.transform(lon, lat)
+        # Shoelace area of the stored polygon, in HK1980 Grid metres (as planning.geometry.area_m2 measures it).
+        areas = 0.5 * np.abs(sum(gx[i] * gy[(i + 1) % 4] - gx[(i + 1) % 4] * gy[i] for i in range(4)))
+        out = []
+        for col in range(self.columns):
+            ring = [[float(lon[i, col]), float(lat[i, col])] for i in range(4)]
+            ring.append(ring[0])
+            out.append(({"type": "Polygon", "coordinates": [ring]}, Decimal(str(round(float(areas[col]), 2)))))
+        return out
+
+    def grow(self, phases: int) -> dict[str, int]:
+        """Add phases (with all their rows) until there are `phases`; returns how many rows of each kind it wrote."""
+        written: dict[str, int] = {}
+        while self.phases < phases:
+            numbers = range(self.phases + 1, min(phases, self.phases + 10) + 1)  # ten phases per round of inserts
+            rows = Rows()
+            for number in numbers:
+                self._phase(number, rows)
+            for kind, count in rows.insert().items():
+                written[kind] = written.get(kind, 0) + count
+            self.phases = numbers[-1]
+        return written
+
+    def _phase(self, number: int, rows: "Rows") -> None:
+        """One phase with everything on it and its block of partners, appended to `rows` (nothing saved yet)."""
+        rng = random.Random(f"{SEED}-{number}")
+        start = FIRST_START + datetime.timedelta(days=30 * (number - 1))
+        completion = start + datetime.timedelta(days=3 * 365)
+        # The programme first: the phase's capex and its utility supply follow from it.
+        parcels, facilities = self._programme(rng, number, start, completion)
+        gfa_total = sum((f.gfa_m2 for f in facilities), Decimal(0))
+        phase = Phase(
+            campus=self.campus,
+            number=number,
+            name_en=f"Phase {number}",
+            name_zh=f"第{number}期",
+            target_area_ha=Decimal(self.columns * SITE_AREA_M2 / 10_000).quantize(Decimal("0.01")),
+            planned_start=start,
+            planned_completion=completion,
+            capex_hkd_m=(gfa_total * Decimal("0.045")).quantize(Decimal("0.1")),  # HKD 45,000 per m²
+            focus="Synthetic benchmark phase",
+            status=Phase.Status.CONSTRUCTION if start < timezone.localdate() else Phase.Status.PLANNING,
+        )
+        for parcel in parcels:
+            parcel.phase = phase
+        rows.add("phases", [phase])
+        rows.add("parcels", parcels)
+        rows.add("facilities", facilities)
+        self._milestones(rng, phase, rows)
+        self._utilities(rng, phase, facilities, rows)
+        tenants = self._partners(rng, phase, parcels, facilities, rows)
+        rows.add("allocations", self._allocations(rng, start, facilities, tenants))
+
+    def _programme(self, rng, number, start, completion) -> tuple[list[Parcel], list[Facility]]:
+        """The phase's row of parcels, with four buildings of 500–5,000 m² on each (cap: 6 × 3,600 = 21,600 m²)."""
+        type_codes, type_weights = list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values())
+        parcels, facilities = [], []
+        for col, (geometry, area) in enumerate(self._row_geometry(number - 1)):
+            status = pick(rng, LAND_STATUS_WEIGHTS)
+            handover = None
+            if status in ("handover_scheduled", "site_formation"):
+                handover = start + datetime.timedelta(days=rng.randint(-240, 90)) if rng.random() < 0.9 else None
+            elif status in ("transferred", "site_ready"):
+                handover = start - datetime.timedelta(days=rng.randint(60, 400))
+            surveyed = area * Decimal(str(1 + rng.uniform(-0.005, 0.005))) if rng.random() < 0.3 else None
+            parcel = Parcel(
+                campus=self.campus,
+                code=f"B{number:03d}-{col + 1:03d}",
+                lot_ref=f"STT Lot {number * 1000 + col + 1}",
+                geometry=geometry,
+                computed_area_m2=area,
+                surveyed_area_m2=surveyed.quantize(Decimal("0.01")) if surveyed else None,
+                zoning="OU(I&T)",
+                max_plot_ratio=PLOT_RATIO,
+                max_site_coverage_pct=Decimal("60"),
+                max_building_height_mpd=Decimal("120"),
+                land_status=status,
+                handover_date=handover,
+            )
+            parcels.append(parcel)
+            for building in range(FACILITIES_PER_PARCEL):
+                facility_type = self.types[rng.choices(type_codes, weights=type_weights)[0]]
+                gfa = Decimal(rng.randrange(500, 5_001, 10))
+                per_unit = facility_type.gfa_per_capacity_m2
+                facilities.append(
+                    Facility(
+                        parcel=parcel,
+                        facility_type=facility_type,
+                        name=f"{facility_type.code.replace('_', ' ').title()} {building + 1}",
+                        gfa_m2=gfa,
+                        capacity=(gfa / per_unit).quantize(Decimal("0.01")) if per_unit else None,
+                        status=rng.choice(Facility.Status.values),
+                        planned_completion=completion - datetime.timedelta(days=rng.randint(0, 180)),
+                        delivery_model=rng.choice(Facility.DeliveryModel.values),
+                    )
+                )
+        return parcels, facilities
+
+    def _milestones(self, rng, phase: Phase, rows: "Rows") -> None:
+        """Three steps before construction, its start, the occupation permit, in a chain; past ones mostly done."""
+        chain = []
+        for kind, offset in (
+            (Milestone.Kind.SITE_HANDOVER, -180),
+            (Milestone.Kind.MASTER_LAYOUT_CONSENT, -120),
+            (Milestone.Kind.BUILDING_PLANS_APPROVAL, -60),
+            (Milestone.Kind.CONSTRUCTION_START, 0),
+            (Milestone.Kind.OCCUPATION_PERMIT, 3 * 365),
+        ):
+            planned = phase.planned_start + datetime.timedelta(days=offset)
+            done = planned < timezone.localdate() and rng.random() < 0.75
+            actual = planned + datetime.timedelta(days=rng.randint(-10, 30)) if done else None
+            chain.append(Milestone(phase=phase, kind=kind, planned_date=planned, actual_date=actual))
+        rows.add("milestones", chain)
+        rows.predecessors += list(zip(chain[1:], chain[:-1], strict=True))
+
+    def _utilities(self, rng, phase: Phase, facilities: list[Facility], rows: "Rows") -> None:
+        """Firm power and water around the demand (sometimes short or late), planned extras, and fibre."""
+        power = sum((power_demand_mva(f) for f in facilities), Decimal(0))
+        water = sum((f.gfa_m2 / 1000 * (f.facility_type.water_m3_day_per_1000m2 or 0) for f in facilities), Decimal(0))
+        start = phase.planned_start
+        lines = [
+            UtilityCapacity(phase=phase, kind="fibre", capacity=Decimal(2), available_from=start, status="committed")
+        ]
+        for kind, needed, firm_status in (("power", power, "committed"), ("water", water, "commissioned")):
+            lines += [
+                UtilityCapacity(
+                    phase=phase,
+                    kind=kind,
+                    capacity=money(float(needed) * rng.uniform(0.6, 1.3)),
+                    available_from=start + datetime.timedelta(days=rng.randint(180, 1200)),
+                    status=firm_status,
+                ),
+                UtilityCapacity(
+                    phase=phase,
+                    kind=kind,
+                    capacity=money(float(needed) * rng.uniform(0.1, 0.4)),
+                    available_from=start + datetime.timedelta(days=rng.randint(0, 1500)),
+                    status="planned",
+                ),
+            ]
+        rows.add("utilities", lines)
+
+    def _partners(self, rng, phase: Phase, parcels, facilities, rows: "Rows") -> list:
+        """The phase's block of organisations (the first ones also tenants), their EOIs and commitments.
+
+        Returns the tenants, for the allocations.
+        """
+        Organisation = model("partners.Organisation")
+        EOI = model("partners.ExpressionOfInterest")
+        Commitment = model("partners.Commitment")
+        sectors = [value for value, _label in Organisation._meta.get_field("sector").choices]
+        type_codes, type_weights = list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values())
+        start, now = phase.planned_start, timezone.now()
+        organisations = []
+        for n in range(self.next_org, self.next_org + self.shape.per_phase("organisations")):
+            organisations.append(
+                Organisation(
+                    code=f"bench-{n:06d}",
+                    name_en=f"Benchmark Organisation {n:06d}",
+                    name_zh=f"基準機構{n}",
+                    kind=rng.choice(Organisation.Kind.values),
+                    sector=rng.choice(sectors),
+                    contact_name=f"Contact {n}",
+                    contact_email=f"contact{n}@bench.example",
+                )
+            )
+        self.next_org += len(organisations)
+        tenants = [model("tenants.Tenant")(organisation=o) for o in organisations[: self.shape.per_phase("tenants")]]
+        eois = []
+        for _ in range(self.shape.per_phase("eois")):
+            status = pick(rng, EOI_STATUS_WEIGHTS)
+            where = rng.random()  # a parcel (< 0.45), the phase (0.3–0.9; both in 0.3–0.45), or nowhere yet
+            eois.append(
+                EOI(
+                    organisation=rng.choice(organisations),
+                    facility_type=self.types[rng.choices(type_codes, weights=type_weights)[0]],
+                    preferred_phase=phase if 0.3 <= where < 0.9 else None,
+                    preferred_parcel=rng.choice(parcels) if where < 0.45 else None,
+                    gfa_m2=Decimal(rng.randrange(200, 5_001, 10)) if rng.random() < 0.9 else None,
+                    jobs=rng.randint(5, 500),
+                    investment_hkd_m=money(rng.uniform(1, 500), "0.1"),
+                    wanted_start=start + datetime.timedelta(days=rng.randint(0, 1000)),
+                    description="Synthetic expression of interest.",
+                    language=rng.choice(EOI.Language.values),
+                    status=status,
+                    submitted_at=None if status == "draft" else now - datetime.timedelta(days=rng.randint(1, 700)),
+                )
+            )
+        commitments = []
+        for _ in range(self.shape.per_phase("commitments")):
+            facility = rng.choice(facilities)
+            kind = pick(rng, COMMITMENT_KIND_WEIGHTS)
+            commitments.append(
+                Commitment(
+                    organisation=rng.choice(organisations),
+                    parcel=facility.parcel,
+                    facility=facility if rng.random() < 0.7 else None,
+                    kind=kind,
+                    stage=rng.choice(self.stages),
+                    gfa_m2=money(float(facility.gfa_m2) * rng.uniform(0.1, 0.4)) if kind == "occupancy" else 0,
+                    amount_hkd_m=money(rng.uniform(50, 800), "0.1") if kind == "capital" else 0,
+                    date=start - datetime.timedelta(days=rng.randint(0, 700)),
+                )
+            )
+        rows.add("organisations", organisations)
+        rows.add("tenants", tenants)
+        rows.add("eois", eois)
+        rows.add("commitments", commitments)
+        return tenants
+
+    def _allocations(self, rng, start, facilities, tenants) -> list:
+        """Round-robin over the facilities. A signed or occupied allocation that would overfill its facility is
+        reserved instead, so signed + occupied never exceeds a facility's GFA."""
+        Allocation = model("tenants.SpaceAllocation")
+        holding: dict[int, Decimal] = {}
+        allocations = []
+        for i in range(self.shape.per_phase("allocations")):
+            index = i % len(facilities)
+            facility = facilities[index]
+            gfa = money(float(facility.gfa_m2) * rng.uniform(0.03, 0.15))
+            status = pick(rng, ALLOCATION_STATUS_WEIGHTS)
+            if status in Allocation.HOLDING_SPACE:
+                if holding.get(index, Decimal(0)) + gfa > facility.gfa_m2:
+                    status = Allocation.Status.RESERVED
+                else:
+                    holding[index] = holding.get(index, Decimal(0)) + gfa
+            begin = start + datetime.timedelta(days=rng.randint(0, 1500))
+            allocations.append(
+                Allocation(
+                    tenant=rng.choice(tenants),
+                    facility=facility,
+                    gfa_m2=gfa,
+                    status=status,
+                    start=begin if status != "waitlisted" else None,
+                    end=begin + datetime.timedelta(days=rng.randint(365, 3650)) if status == "ended" else None,
+                )
+            )
+        return allocations
+
+
+class Rows:
+    """Unsaved rows of a few phases, by kind, inserted parents first (bulk_create sets the keys children use)."""
+
+    ORDER = (
+        ("phases", "planning.Phase"),
+        ("milestones", "planning.Milestone"),
+        ("parcels", "planning.Parcel"),
+        ("facilities", "planning.Facility"),
+        ("utilities", "planning.UtilityCapacity"),
+        ("organisations", "partners.Organisation"),
+        ("tenants", "tenants.Tenant"),
+        ("eois", "partners.ExpressionOfInterest"),
+        ("commitments", "partners.Commitment"),
+        ("allocations", "tenants.SpaceAllocation"),
+    )
+
+    def __init__(self):
+        self.by_kind: dict[str, list] = {kind: [] for kind, _label in self.ORDER}
+        self.predecessors: list[tuple[Milestone, Milestone]] = []
+
+    def add(self, kind: str, objects: list) -> None:
+        self.by_kind[kind] += objects
+
+    def insert(self) -> dict[str, int]:
+        for kind, label in self.ORDER:
+            model(label).objects.bulk_create(self.by_kind[kind], batch_size=BATCH_SIZE)
+            if kind == "milestones":
+                through = Milestone.predecessors.through
+                links = [through(from_milestone_id=a.pk, to_milestone_id=b.pk) for a, b in self.predecessors]
+                through.objects.bulk_create(links, batch_size=BATCH_SIZE)
+            if kind == "parcels" and self.by_kind["parcels"]:
+                # The vectorised areas, spot-checked against planning.geometry's own measurement.
+                first = self.by_kind["parcels"][0]
+                if area_m2(parse_polygon(first.geometry)) != first.computed_area_m2:
+                    raise BenchError(f"Parcel {first.code}: stored area differs from planning.geometry's.")
+        return {kind: len(objects) for kind, objects in self.by_kind.items()}
+
+
+def power_demand_mva(facility: Facility) -> Decimal:
+    """A facility's power demand in MVA, by its type's assumption (as `readiness.demand_by_phase` reckons it)."""
+    kind = facility.facility_type
+    if kind.power_kva_per_m2 is not None:
+        return facility.gfa_m2 * kind.power_kva_per_m2 / 1000
+    return (facility.capacity or 0) * (kind.pue or 0)
+
+
+def dataset_counts() -> dict[str, int]:
+    """Rows in the scratch database, by kind."""
+    return {
+        "campuses": Campus.objects.count(),
+        "phases": Phase.objects.count(),
+        "parcels": Parcel.objects.count(),
+        "facilities": Facility.objects.count(),
+        "milestones": Milestone.objects.count(),
+        "utility_lines": UtilityCapacity.objects.count(),
+        "organisations": model("partners.Organisation").objects.count(),
+        "eois": model("partners.ExpressionOfInterest").objects.count(),
+        "commitments": model("partners.Commitment").objects.count(),
+        "tenants": model("tenants.Tenant").objects.count(),
+        "allocations": model("tenants.SpaceAllocation").objects.count(),
+    }
+
+
+# --- the baseline: one hand-written query ---------------------------------------------------------------------
+
+# Every per-phase sum the five criteria need, in one statement: each table is read once and grouped by phase.
+# The status lists are written out by hand on purpose (this is the independent baseline); if the app's rules
+# change, the agreement check below fails loudly.
+SQL_SUMS = """
+WITH phase AS (
+    SELECT ph.id, ph.capex_hkd_m, ph.planned_completion,
+           COALESCE(cs.planned_date, ph.planned_start) AS construction_start
+    FROM {phase} ph
+    LEFT JOIN {milestone} cs ON cs.phase_id = ph.id AND cs.kind = 'construction_start'
+),
+land AS (
+    SELECT pa.phase_id,
+           SUM(COALESCE(pa.surveyed_area_m2, pa.computed_area_m2)) AS site_area_m2,
+           SUM(COALESCE(pa.surveyed_area_m2, pa.computed_area_m2))
+               FILTER (WHERE pa.land_status IN ('transferred', 'site_ready')) AS handed_over_m2,
+           SUM(COALESCE(pa.surveyed_area_m2, pa.computed_area_m2)) FILTER (
+               WHERE pa.land_status IN ('transferred', 'site_ready')
+                  OR (pa.land_status IN ('handover_scheduled', 'site_formation')
+                      AND pa.handover_date <= phase.construction_start)
+           ) AS ready_by_start_m2
+    FROM {parcel} pa JOIN phase ON phase.id = pa.phase_id
+    GROUP BY pa.phase_id
+),
+programme AS (
+    SELECT pa.phase_id,
+           SUM(f.gfa_m2) AS total_gfa_m2,
+           SUM(f.gfa_m2) FILTER (WHERE ft.lettable) AS lettable_gfa_m2,
+           SUM(CASE WHEN ft.power_kva_per_m2 IS NOT NULL THEN f.gfa_m2 * ft.power_kva_per_m2 / 1000
+                    WHEN ft.pue IS NOT NULL THEN COALESCE(f.capacity, 0) * ft.pue
+                    ELSE 0 END) AS power_demand_mva,
+           SUM(COALESCE(f.gfa_m2 / 1000 * ft.water_m3_day_per_1000m2, 0)) AS water_demand_m3_day
+    FROM {facility} f
+    JOIN {parcel} pa ON pa.id = f.parcel_id
+    JOIN {facilitytype} ft ON ft.id = f.facility_type_id
+    WHERE pa.phase_id IS NOT NULL
+    GROUP BY pa.phase_id
+),
+supply AS (
+    SELECT u.phase_id,
+           SUM(u.capacity) FILTER (WHERE u.kind = 'power') AS power_firm_mva,
+           SUM(u.capacity) FILTER (WHERE u.kind = 'water') AS water_firm_m3_day
+    FROM {utility} u JOIN phase ON phase.id = u.phase_id
+    WHERE u.status IN ('committed', 'commissioned') AND u.available_from <= phase.planned_completion
+    GROUP BY u.phase_id
+),
+milestones AS (
+    SELECT m.phase_id,
+           COUNT(*) FILTER (WHERE m.kind IN ('site_handover', 'master_layout_consent', 'building_plans_approval'))
+               AS pre_construction,
+           COUNT(*) FILTER (WHERE m.kind IN ('site_handover', 'master_layout_consent', 'building_plans_approval')
+                            AND m.actual_date IS NOT NULL) AS pre_construction_done,
+           COUNT(*) FILTER (WHERE m.actual_date IS NULL AND m.planned_date < %(today)s) AS overdue_milestones
+    FROM {milestone} m
+    GROUP BY m.phase_id
+),
+commitments AS (
+    SELECT pa.phase_id,
+           SUM(c.gfa_m2 * s.probability) FILTER (WHERE c.kind = 'occupancy') AS weighted_occupancy_gfa_m2,
+           SUM(c.amount_hkd_m * s.probability) FILTER (WHERE c.kind = 'capital') AS weighted_capital_hkd_m
+    FROM {commitment} c
+    JOIN {stage} s ON s.id = c.stage_id
+    JOIN {parcel} pa ON pa.id = c.parcel_id
+    WHERE pa.phase_id IS NOT NULL
+    GROUP BY pa.phase_id
+),
+allocations AS (
+    SELECT pa.phase_id, SUM(a.gfa_m2) AS allocated_gfa_m2
+    FROM {allocation} a
+    JOIN {facility} f ON f.id = a.facility_id
+    JOIN {parcel} pa ON pa.id = f.parcel_id
+    WHERE a.status IN ('signed', 'occupied') AND pa.phase_id IS NOT NULL
+    GROUP BY pa.phase_id
+),
+eois AS (
+    SELECT COALESCE(pa.phase_id, e.preferred_phase_id) AS phase_id, SUM(e.gfa_m2) AS eoi_demand_gfa_m2
+    FROM {eoi} e
+    LEFT JOIN {parcel} pa ON pa.id = e.preferred_parcel_id
+    WHERE e.status IN ('submitted', 'under_review', 'shortlisted', 'on_hold', 'accepted')
+    GROUP BY 1
+)
+SELECT phase.id,
+       COALESCE(land.site_area_m2, 0), COALESCE(land.handed_over_m2, 0), COALESCE(land.ready_by_start_m2, 0),
+       COALESCE(programme.power_demand_mva, 0), COALESCE(programme.water_demand_m3_day, 0),
+       COALESCE(supply.power_firm_mva, 0), COALESCE(supply.water_firm_m3_day, 0),
+       COALESCE(milestones.pre_construction, 0), COALESCE(milestones.pre_construction_done, 0),
+       COALESCE(milestones.overdue_milestones, 0),
+       COALESCE(commitments.weighted_occupancy_gfa_m2, 0), COALESCE(programme.lettable_gfa_m2, 0),
+       COALESCE(commitments.weighted_capital_hkd_m, 0), phase.capex_hkd_m,
+       COALESCE(allocations.allocated_gfa_m2, 0), COALESCE(eois.eoi_demand_gfa_m2, 0),
+       COALESCE(programme.total_gfa_m2, 0)
+FROM phase
+LEFT JOIN land ON land.phase_id = phase.id
+LEFT JOIN programme ON programme.phase_id = phase.id
+LEFT JOIN supply ON supply.phase_id = phase.id
+LEFT JOIN milestones ON milestones.phase_id = phase.id
+LEFT JOIN commitments ON commitments.phase_id = phase.id
+LEFT JOIN allocations ON allocations.phase_id = phase.id
+LEFT JOIN eois ON eois.phase_id = phase.id
+ORDER BY phase.id
+"""
+
+SUM_KEYS = (
+    "site_area_m2",
+    "handed_over_m2",
+    "ready_by_start_m2",
+    "power_demand_mva",
+    "water_demand_m3_day",
+    "power_firm_mva",
+    "water_firm_m3_day",
+    "pre_construction",
+    "pre_construction_done",
+    "overdue_milestones",
+    "weighted_occupancy_gfa_m2",
+    "lettable_gfa_m2",
+    "weighted_capital_hkd_m",
+    "capex_hkd_m",
+    "allocated_gfa_m2",
+    "eoi_demand_gfa_m2",
+    "total_gfa_m2",
+)
+# Sums the engine keeps rounded in its inputs: compared to within half a unit of that rounding.
+ENGINE_ROUNDING = {
+    "power_demand_mva": 3,
+    "water_demand_m3_day": 3,
+    "weighted_occupancy_gfa_m2": 2,
+    "weighted_capital_hkd_m": 2,
+}
+
+
+def sql_text() -> str:
+    tables = {
+        "phase": Phase,
+        "parcel": Parcel,
+        "facility": Facility,
+        "facilitytype": FacilityType,
+        "utility": UtilityCapacity,
+        "milestone": Milestone,
+        "commitment": model("partners.Commitment"),
+        "stage": model("partners.CommitmentStage"),
+        "allocation": model("tenants.SpaceAllocation"),
+        "eoi": model("partners.ExpressionOfInterest"),
+    }
+    return SQL_SUMS.format(**{key: connection.ops.quote_name(m._meta.db_table) for key, m in tables.items()})
+
+
+def sql_sums(today: datetime.date, sql: str | None = None) -> dict[int, dict[str, Decimal]]:
+    """The per-phase sums, by phase id, from the one hand-written query."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql or sql_text(), {"today": today})
+        rows = cursor.fetchall()
+    return {row[0]: dict(zip(SUM_KEYS, (Decimal(v) for v in row[1:]), strict=True)) for row in rows}
+
+
+# --- the engine's own figures, for the agreement check ----------------------------------------------------------
+
+
+def engine_sums(phases: list[Phase], today: datetime.date) -> dict[int, dict[str, Decimal]]:
+    """The same sums as the engine saw them: each registered criterion's `inputs` (what the fingerprint hashes).
+
+    Only `pre_construction` (the denominator of the milestone score) is not among the inputs: it is counted from
+    the milestone criterion's score below, which is exact for the small counts involved.
+    """
+    evaluations = {code: criterion.evaluate(phases, today) for code, criterion in readiness.REGISTRY.items()}
+    land = readiness.LandCriterion
+    firm = {str(s) for s in readiness.UtilitiesCriterion.FIRM}
+    out: dict[int, dict[str, Decimal]] = {}
+    for phase in phases:
+        found = {code: evaluation[phase.pk].inputs for code, evaluation in evaluations.items()}
+        start = found["land"]["start"]
+        parcels = found["land"]["parcels"]
+        handed = {str(s) for s in land.HANDED_OVER}
+        on_its_way = {str(s) for s in land.ON_ITS_WAY}
+        completion = str(phase.planned_completion)
+
+        def firm_total(lines, completion=completion):
+            return sum((Decimal(cap) for _pk, cap, status, when in lines if status in firm and when <= completion), 0)
+
+        milestones = found["milestones"]
+        score = evaluations["milestones"][phase.pk].score
+        done = len(milestones["done"])
+        out[phase.pk] = {
+            "site_area_m2": sum((Decimal(area) for _pk, area, _s, _d in parcels), Decimal(0)),
+            "handed_over_m2": sum((Decimal(a) for _pk, a, s, _d in parcels if s in handed), Decimal(0)),
+            "ready_by_start_m2": sum(
+                (
+                    Decimal(a)
+                    for _pk, a, s, d in parcels
+                    if s in handed or (s in on_its_way and d != "None" and d <= start)
+                ),
+                Decimal(0),
+            ),
+            "power_demand_mva": Decimal(found["utilities"]["power_mva"][0]),
+            "water_demand_m3_day": Decimal(found["utilities"]["water_m3_day"][0]),
+            "power_firm_mva": firm_total(found["utilities"]["power_mva"][1]),
+            "water_firm_m3_day": firm_total(found["utilities"]["water_m3_day"][1]),
+            "pre_construction": Decimal(round(done / score) if score else 0),
+            "pre_construction_done": Decimal(done),
+            "overdue_milestones": Decimal(len(milestones["overdue"])),
+            "weighted_occupancy_gfa_m2": Decimal(found["commitments"]["occupancy"]),
+            "lettable_gfa_m2": Decimal(found["commitments"]["lettable"]),
+            "weighted_capital_hkd_m": Decimal(found["commitments"]["capital"]),
+            "capex_hkd_m": Decimal(found["commitments"]["capex"]),
+            "allocated_gfa_m2": Decimal(found["demand"]["allocated"]),
+            "eoi_demand_gfa_m2": Decimal(found["demand"]["eois"]),
+            "total_gfa_m2": Decimal(found["demand"]["gfa"]),
+        }
+    return out
+
+
+def disagreements(engine: dict, sql: dict) -> list[str]:
+    """Every per-phase sum where the engine and the query differ (beyond the engine's own rounding)."""
+    problems = []
+    if set(engine) != set(sql):
+        problems.append(f"phases differ: engine {sorted(engine)[:5]}…, SQL {sorted(sql)[:5]}…")
+    for phase_id in sorted(set(engine) & set(sql)):
+        for key in SUM_KEYS:
+            if key == "pre_construction" and engine[phase_id]["pre_construction_done"] == 0:
+                continue  # a score of 0 does not tell how many there are
+            ours, theirs = engine[phase_id][key], sql[phase_id][key]
+            tolerance = Decimal(5) / 10 ** (ENGINE_ROUNDING[key] + 1) if key in ENGINE_ROUNDING else Decimal(0)
+            if abs(ours - theirs) > tolerance:
+                problems.append(f"phase {phase_id} {key}: engine {ours}, SQL {theirs}")
+    return problems
+
+
+# --- timing -----------------------------------------------------------------------------------------------------
+
+
+def best_of(repeat: int, fn: Callable[[], Any]) -> float:
+    """The fastest of `repeat` wall-clock runs, in seconds."""
+    times = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - began)
+    return min(times)

@@ -1,0 +1,253 @@
+"""`manage.py bench` (`make bench`): how the readiness engine performs at HKSTP scale, as ratios from one run.
+
+It creates and later drops its own PostgreSQL database on the configured server, fills it with a synthetic campus
+(see `planning.bench`), and grows it in three steps — 1 %, 10 % and 100 % of the dataset, that is 1, 10 and 100
+phases. At each size, with wall-clock times taken as the best of `--repeat` runs:
+
+- engine: `readiness.evaluate(all phases)`, the engine path without snapshot writes;
+- SQL: one hand-written query computing every per-phase sum the criteria need (site and handed-over area, power
+  and water demand from the type assumptions, firm supply, pre-construction milestones done and overdue, weighted
+  occupancy GFA and capital, lettable GFA, allocated GFA, live EOI GFA). engine ÷ SQL is the headline ratio
+  (goal ≤ 2×). The engine's sums (its criteria's inputs) must equal the query's, or the command fails;
+- sweep: `readiness_sweep(kind="all")`, one transaction and snapshot check per phase, with writes;
+- queries per phase recompute: `readiness_recompute(phase=…)` under `CaptureQueriesContext`, for a phase never
+  computed before (it stores a snapshot) and again (inputs unchanged, no snapshot) — the same at every size;
+- growth: time per phase at 10 % and 100 % divided by that at 1 % (1.0 means the cost of a phase does not grow
+  with the database), and the recompute of phase 1, whose own rows are the same at every size.
+
+It prints a table and writes everything, with the machine's description, as JSON to `--output`. Absolute times
+depend on the machine; only the ratios are meant for comparison.
+"""
+
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import django
+import psycopg
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from planning import bench, readiness, services
+from planning.models import Campus, Phase
+
+GOAL_ENGINE_VS_SQL = 2.0
+
+
+def ratio(a: float, b: float) -> float | None:
+    return round(a / b, 2) if b else None
+
+
+class Command(BaseCommand):
+    help = (
+        "Benchmark readiness at HKSTP scale in a scratch PostgreSQL database (created and dropped on the "
+        "configured server): engine vs one SQL query, queries per recompute, growth from 1 % to 100 %."
+    )
+
+    def add_arguments(self, parser):
+        parser.add_argument(
+            "--scale",
+            type=float,
+            default=1.0,
+            help=f"Rows per phase as a multiple of the full dataset's (0 < scale ≤ {bench.MAX_SCALE}; default 1).",
+        )
+        parser.add_argument("--output", default="bench-results/bench.json", help="Where to write the results as JSON.")
+        parser.add_argument("--repeat", type=int, default=3, help="Runs per timing; the best is kept (default 3).")
+        parser.add_argument(
+            "--force",
+            action="store_true",
+            help="Run even if the scratch database already holds a campus (copied from a polluted template).",
+        )
+
+    def handle(self, *args, **options):
+        scale, repeat = options["scale"], options["repeat"]
+        if not 0 < scale <= bench.MAX_SCALE:
+            raise CommandError(f"--scale must be more than 0 and at most {bench.MAX_SCALE}.")
+        if repeat < 1:
+            raise CommandError("--repeat must be at least 1.")
+        if connection.vendor != "postgresql":
+            raise CommandError(
+                f"The benchmark runs on PostgreSQL only (the configured database is {connection.vendor}). "
+                "Set DATABASE_URL to a PostgreSQL server, or run `make bench`."
+            )
+        began = time.perf_counter()
+        try:
+            with bench.scratch_database(log=self.stdout.write) as database:
+                if Campus.objects.exists() and not options["force"]:
+                    raise CommandError(
+                        f"The database {database} already holds a campus; the benchmark refuses to mix its data "
+                        "with real data. Use --force to run anyway."
+                    )
+                results = self.run(scale=scale, repeat=repeat)
+                results["database"] = database
+        except bench.BenchError as error:
+            raise CommandError(str(error)) from error
+        results["total_seconds"] = round(time.perf_counter() - began, 1)
+        output = Path(options["output"])
+        output.parent.mkdir(parents=True, exist_ok=True)
+        output.write_text(json.dumps(results, indent=2, ensure_ascii=False) + "\n", encoding="utf-8")
+        self.report(results)
+        self.stdout.write(f"Results written to {output} ({results['total_seconds']} s in all).")
+
+    # --- measuring ------------------------------------------------------------------------------------------------
+
+    def run(self, *, scale: float, repeat: int) -> dict:
+        shape = bench.Shape(scale)
+        today = timezone.localdate()
+        generator = bench.Generator(shape)
+        generator.setup()
+        machine = {
+            "cpu_count": os.cpu_count(),
+            "python": platform.python_version(),
+            "platform": platform.platform(),
+            "django": django.get_version(),
+            "psycopg": psycopg.__version__,
+            "postgresql": bench.server_version(),
+            "postgresql_settings": bench.server_settings(),
+        }
+        self.stdout.write(
+            f"Readiness benchmark: scale {scale}, best of {repeat}, PostgreSQL {machine['postgresql']}, "
+            f"{machine['cpu_count']} CPU(s)."
+        )
+        levels = [self.measure(label, fraction, generator, repeat, today) for label, fraction in bench.LEVELS]
+        first, full = levels[0], levels[-1]
+        growth_keys = ("engine_s", "sql_s", "sweep_s")
+        growth = {
+            f"{key[:-2]}_per_phase": [ratio(level["per_phase"][key], first["per_phase"][key]) for level in levels]
+            for key in growth_keys
+        }
+        growth["recompute_phase_1"] = [
+            ratio(level["timings"]["recompute_phase_1_s"], first["timings"]["recompute_phase_1_s"]) for level in levels
+        ]
+        queries = [level["queries_per_recompute"] for level in levels]
+        return {
+            "benchmark": "readiness",
+            "generated_at": timezone.now().isoformat(timespec="seconds"),
+            "today": today.isoformat(),
+            "scale": scale,
+            "repeat": repeat,
+            "machine": machine,
+            "dataset": full["counts"],
+            "generation_seconds": round(sum(level["generation_seconds"] for level in levels), 2),
+            "levels": levels,
+            "ratios": {
+                "engine_vs_sql": full["engine_vs_sql"],
+                "engine_vs_sql_goal": GOAL_ENGINE_VS_SQL,
+                "engine_vs_sql_goal_met": full["engine_vs_sql"] is not None
+                and full["engine_vs_sql"] <= GOAL_ENGINE_VS_SQL,
+                "sweep_vs_sql": full["sweep_vs_sql"],
+                "growth": growth,
+            },
+            "queries_per_recompute": queries[-1],
+            "queries_per_recompute_constant": all(q == queries[0] for q in queries),
+            "sums_agree": all(level["sums"]["agree"] for level in levels),
+        }
+
+    def measure(self, label: str, fraction: float, generator: bench.Generator, repeat: int, today) -> dict:
+        phases_wanted = bench.level_phases(fraction)
+        self.stdout.write(f"[{label}] generating up to {phases_wanted} phase(s)…", ending="")
+        self.stdout.flush()
+        began = time.perf_counter()
+        written = generator.grow(phases_wanted)
+        generated = time.perf_counter() - began
+        bench.analyse()
+        counts = bench.dataset_counts()
+        self.stdout.write(f" {sum(written.values()):,} rows in {generated:.1f} s; measuring…")
+        phases = list(Phase.objects.order_by("pk"))
+
+        # The newest phase has never been computed: the first recompute stores a snapshot, the second finds the
+        # inputs unchanged. Both counts should be the same whatever the size of the database.
+        fresh = phases[-1]
+        with CaptureQueriesContext(connection) as first_run:
+            services.readiness_recompute(phase=fresh, today=today)
+        with CaptureQueriesContext(connection) as unchanged_run:
+            services.readiness_recompute(phase=fresh, today=today)
+
+        sql = bench.sql_text()
+        engine_s = bench.best_of(repeat, lambda: readiness.evaluate(list(Phase.objects.order_by("pk")), today=today))
+        sql_s = bench.best_of(repeat, lambda: bench.sql_sums(today, sql))
+        engine_sums, sql_sums = bench.engine_sums(phases, today), bench.sql_sums(today, sql)
+        problems = bench.disagreements(engine_sums, sql_sums)
+        if problems:
+            shown = "\n  ".join(problems[:20])
+            raise CommandError(
+                f"[{label}] the engine and the SQL query disagree in {len(problems)} place(s):\n  {shown}"
+            )
+        sweep_s = bench.best_of(repeat, lambda: services.readiness_sweep(kind="all"))
+        one_s = bench.best_of(repeat, lambda: services.readiness_recompute(phase=phases[0], today=today))
+
+        n = len(phases)
+        return {
+            "label": label,
+            "fraction": fraction,
+            "phases": n,
+            "counts": counts,
+            "rows": sum(counts.values()),
+            "generation_seconds": round(generated, 2),
+            "timings": {
+                "engine_s": round(engine_s, 4),
+                "sql_s": round(sql_s, 4),
+                "sweep_s": round(sweep_s, 4),
+                "recompute_phase_1_s": round(one_s, 4),
+            },
+            "per_phase": {
+                "engine_s": round(engine_s / n, 6),
+                "sql_s": round(sql_s / n, 6),
+                "sweep_s": round(sweep_s / n, 6),
+            },
+            "engine_vs_sql": ratio(engine_s, sql_s),
+            "sweep_vs_sql": ratio(sweep_s, sql_s),
+            "queries_per_recompute": {"first": len(first_run), "unchanged": len(unchanged_run)},
+            "sums": {
+                "agree": True,
+                "compared": list(bench.SUM_KEYS),
+                "phases_compared": len(sql_sums),
+                "phase_1": {
+                    "engine": {k: str(v) for k, v in engine_sums[phases[0].pk].items()},
+                    "sql": {k: str(v) for k, v in sql_sums[phases[0].pk].items()},
+                },
+            },
+        }
+
+    # --- reporting ------------------------------------------------------------------------------------------------
+
+    def report(self, results: dict) -> None:
+        write = self.stdout.write
+        header = (
+            f"{'size':>6} {'phases':>6} {'rows':>9} {'generate':>9} {'engine':>9} {'SQL':>8} {'eng/SQL':>8} "
+            f"{'sweep':>8} {'per phase':>9} {'phase 1':>8} {'queries':>8}"
+        )
+        write("")
+        write(header)
+        write("-" * len(header))
+        for level in results["levels"]:
+            t = level["timings"]
+            q = level["queries_per_recompute"]
+            write(
+                f"{level['label']:>6} {level['phases']:>6} {level['rows']:>9,} {level['generation_seconds']:>8.1f}s "
+                f"{t['engine_s']:>8.3f}s {t['sql_s']:>7.3f}s {level['engine_vs_sql']:>7.1f}× "
+                f"{t['sweep_s']:>7.2f}s {level['per_phase']['sweep_s'] * 1000:>7.1f}ms "
+                f"{t['recompute_phase_1_s'] * 1000:>6.1f}ms {q['first']:>4}/{q['unchanged']:<3}"
+            )
+        ratios = results["ratios"]
+        met = "met" if ratios["engine_vs_sql_goal_met"] else "NOT met"
+        write("")
+        write(
+            f"Engine vs one SQL query at 100 %: {ratios['engine_vs_sql']}× "
+            f"(goal ≤ {ratios['engine_vs_sql_goal']:g}×: {met}); sweep with writes vs SQL: {ratios['sweep_vs_sql']}×."
+        )
+        q = results["queries_per_recompute"]
+        constant = "the same at every size" if results["queries_per_recompute_constant"] else "NOT constant"
+        write(f"Queries per phase recompute: {q['first']} (new snapshot), {q['unchanged']} (unchanged): {constant}.")
+        write("Growth, time per phase as a ratio to 1 % (1 % / 10 % / 100 %):")
+        for key, values in ratios["growth"].items():
+            write(f"  {key:<20} " + " / ".join(f"{v:g}" for v in values))
+        write(f"Engine and SQL sums agree for every phase at every size: {results['sums_agree']}.")
+        write(
+            f"Generated {results['levels'][-1]['rows']:,} rows in {results['generation_seconds']} s "
+            f"({', '.join(f'{k} {v:,}' for k, v in results['dataset'].items())})."
+        )

@@ -1,0 +1,108 @@
+"""`manage.py bench` at a tiny scale: it runs in its own scratch database, drops it, and reports what it promises.
+
+The command creates and drops a database on the test server, so it runs once, from a module fixture, outside any
+test's wrapping transaction; the tests then read its JSON. No timing is asserted: times depend on the machine, and
+the benchmark reports ratios for people to read.
+"""
+
+import contextlib
+import io
+import json
+from decimal import Decimal
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.db import connection
+
+from planning import bench
+from planning.bench import ENGINE_ROUNDING, SUM_KEYS
+from planning.models import Campus, Phase
+from tests.factories import CampusFactory
+
+
+@pytest.fixture(scope="module")
+def results(django_db_setup, django_db_blocker, tmp_path_factory):
+    """One tiny run shared by the tests of this module (generation and three sizes take some seconds)."""
+    output = tmp_path_factory.mktemp("bench") / "bench.json"
+    out = io.StringIO()
+    with django_db_blocker.unblock():
+        test_database = connection.settings_dict["NAME"]
+        call_command("bench", "--scale", "0.002", "--repeat", "1", "--output", str(output), stdout=out)
+        assert connection.settings_dict["NAME"] == test_database
+    return json.loads(output.read_text(encoding="utf-8")), out.getvalue()
+
+
+def test_writes_the_promised_figures(results):
+    data, printed = results
+    for key in ("machine", "dataset", "generation_seconds", "levels", "ratios", "queries_per_recompute"):
+        assert key in data
+    assert {"cpu_count", "python", "postgresql", "django"} <= set(data["machine"])
+    assert data["dataset"]["phases"] == 100
+    assert data["dataset"]["facilities"] == 4 * data["dataset"]["parcels"]
+    assert [level["label"] for level in data["levels"]] == ["1 %", "10 %", "100 %"]
+    assert [level["phases"] for level in data["levels"]] == [1, 10, 100]
+    for level in data["levels"]:
+        assert set(level["timings"]) == {"engine_s", "sql_s", "sweep_s", "recompute_phase_1_s"}
+        assert level["engine_vs_sql"] is not None
+    ratios = data["ratios"]
+    assert {"engine_vs_sql", "engine_vs_sql_goal", "engine_vs_sql_goal_met", "sweep_vs_sql", "growth"} <= set(ratios)
+    assert all(len(values) == 3 and values[0] == 1 for values in ratios["growth"].values())
+    assert "Engine vs one SQL query at 100 %" in printed
+
+
+def test_engine_sums_equal_the_sql_query(results):
+    data, _printed = results
+    assert data["sums_agree"] is True
+    for level in data["levels"]:
+        assert level["sums"]["agree"] is True
+        assert level["sums"]["phases_compared"] == level["phases"]
+        engine, sql = level["sums"]["phase_1"]["engine"], level["sums"]["phase_1"]["sql"]
+        assert set(engine) == set(sql) == set(SUM_KEYS)
+        for key in SUM_KEYS:
+            tolerance = Decimal(5) / 10 ** (ENGINE_ROUNDING[key] + 1) if key in ENGINE_ROUNDING else 0
+            assert abs(Decimal(engine[key]) - Decimal(sql[key])) <= tolerance, key
+        assert Decimal(sql["power_demand_mva"]) > 0
+        assert Decimal(sql["weighted_occupancy_gfa_m2"]) > 0
+
+
+def test_queries_per_recompute_are_the_same_at_every_size(results):
+    data, _printed = results
+    counts = [level["queries_per_recompute"] for level in data["levels"]]
+    assert counts[0]["first"] > 0
+    assert all(count == counts[0] for count in counts)
+    assert data["queries_per_recompute_constant"] is True
+
+
+@pytest.mark.django_db
+def test_leaves_no_trace(results):
+    data, _printed = results
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT 1 FROM pg_database WHERE datname = %s", [data["database"]])
+        assert cursor.fetchone() is None
+    assert not Campus.objects.filter(code="bench").exists()
+
+
+def test_refuses_a_scale_beyond_the_campus():
+    with pytest.raises(CommandError, match="--scale"):
+        call_command("bench", "--scale", "5", stdout=io.StringIO())
+
+
+def test_refuses_a_database_other_than_postgresql(monkeypatch):
+    monkeypatch.setattr(connection, "vendor", "sqlite")
+    with pytest.raises(CommandError, match="PostgreSQL only"):
+        call_command("bench", stdout=io.StringIO())
+
+
+@pytest.mark.django_db
+def test_refuses_a_database_that_holds_a_campus(monkeypatch):
+    """Should the scratch database come with data (a polluted template), nothing is generated into it."""
+
+    @contextlib.contextmanager
+    def current_database(**kwargs):
+        yield connection.settings_dict["NAME"]
+
+    monkeypatch.setattr(bench, "scratch_database", current_database)
+    CampusFactory()
+    with pytest.raises(CommandError, match="already holds a campus"):
+        call_command("bench", stdout=io.StringIO())
+    assert not Phase.objects.exists()
