@@ -200,7 +200,18 @@ class TestPartnersAndTenants:
         found = criterion(phase, "demand")
 
         assert found["score"] == pytest.approx(1.0)  # (2,000 + 3,000) / 10,000 = 50 % = the target
+        assert found["state"] == "pass"
         assert "Signed or occupied space 2,000 m² and live expressions of interest 3,000 m²" in texts(found)
+
+    def test_little_demand_fails(self):
+        phase = phase_starting()
+        facility = FacilityFactory(parcel=ParcelFactory(phase=phase), gfa_m2=Decimal("10000"))
+        AllocationFactory(facility=facility, gfa_m2=Decimal("1000"), status="occupied")
+
+        found = criterion(phase, "demand")
+
+        assert found["state"] == "fail" and found["score"] == pytest.approx(0.2)  # 10 % of 10,000 against 50 %
+        assert "make 10.0 % of the phase's 10,000 m² GFA; the target is 50 %" in texts(found)
 
 
 class TestSnapshots:
