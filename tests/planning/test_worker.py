@@ -38,6 +38,7 @@ from django.conf import settings as django_settings
 from django.db import connection
 
 from innopole.celery import app as celery_app
+from planning import readiness
 from planning.models import Phase, ReadinessSnapshot, ReadinessSweep, UtilityCapacity
 from planning.tasks import sweep_stale_readiness
 from tests.conftest import api_client_for, free_port
@@ -175,7 +176,8 @@ def database_url(application_name: str) -> str:
         if port:
             options["port"] = port
     options["application_name"] = application_name
-    return f"postgres://{netloc}/{quote(db['NAME'], safe='')}?{urlencode(options)}"
+    # Spaces as %20 (the "-c jit=off" connection option): django-environ does not read "+" as a space.
+    return f"postgres://{netloc}/{quote(db['NAME'], safe='')}?{urlencode(options, quote_via=quote)}"
 
 
 def logs(workers) -> str:
@@ -292,7 +294,10 @@ def recomputed(phase: Phase, *, other_than: ReadinessSnapshot | None = None):
 
 def utilities_text(criteria: list[dict]) -> str:
     found = next(c for c in criteria if c["code"] == "utilities")
-    return " | ".join(reason["text"] for reason in found["reasons"])
+    # API answers carry the text; stored snapshots keep the message and its values, put into words when read.
+    return " | ".join(
+        reason["text"] if "text" in reason else readiness.render_reason(reason) for reason in found["reasons"]
+    )
 
 
 def patch_capacity(api, utility: UtilityCapacity, capacity: str):
