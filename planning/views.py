@@ -6,7 +6,7 @@ from django.utils.translation import gettext_lazy as _
 from innopole.roles import EXECUTIVE, PLANNER, STAFF, role_required
 
 from . import selectors
-from .models import Phase
+from .models import Campus, Phase
 
 
 def _phase_rows(user) -> list[Phase]:
@@ -17,11 +17,26 @@ def _phase_rows(user) -> list[Phase]:
     return phases
 
 
+def _campus_warnings(user) -> list:
+    """The plan's warnings that are not about one phase (those show in the phase's row)."""
+    return [
+        warning
+        for campus in Campus.objects.restrict(user)
+        for warning in selectors.campus_warnings(campus)
+        if warning.object_type != "phase"
+    ]
+
+
+def _phase_page(request, title):
+    context = {"title": title, "phases": _phase_rows(request.user), "plan_warnings": _campus_warnings(request.user)}
+    return render(request, "planning/phase_list.html", context)
+
+
 @role_required(PLANNER, STAFF)
 def plan(request):
-    return render(request, "planning/phase_list.html", {"title": _("Phase plans"), "phases": _phase_rows(request.user)})
+    return _phase_page(request, _("Phase plans"))
 
 
 @role_required(EXECUTIVE, PLANNER, STAFF)
 def dashboard(request):
-    return render(request, "planning/phase_list.html", {"title": _("Dashboard"), "phases": _phase_rows(request.user)})
+    return _phase_page(request, _("Dashboard"))
