@@ -9,7 +9,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
@@ -342,10 +342,7 @@ class AttachmentInline(ReadOnlyInline):
 
     @admin.display(description=_("file"))
     def download(self, attachment):
-        try:
-            url = reverse("partners:attachment-download", args=[attachment.pk])
-        except NoReverseMatch:
-            return attachment.original_name
+        url = reverse("partners:attachment-download", args=[attachment.pk])
         return format_html('<a href="{}">{}</a>', url, attachment.original_name)
 
 
