@@ -1,10 +1,6 @@
 """Fixtures shared by the whole suite: users per role, API clients, the demo campus."""
 
 import io
-import shutil
-import socket
-import subprocess
-import time
 
 import pytest
 from django.core.cache import cache
@@ -14,6 +10,7 @@ from rest_framework.test import APIClient
 
 from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
 from tests.factories import CampusFactory, UserFactory
+from tests.processes import RedisServer
 
 
 @pytest.fixture(autouse=True)
@@ -83,46 +80,12 @@ def demo(db, settings):
     return Campus.objects.get(code="innopole")
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
 @pytest.fixture
 def redis_server(tmp_path):
-    """A Redis server of the test's own on a free port, stopped by its PID afterwards; yields its URL."""
-    binary = shutil.which("redis-server")
-    if binary is None:
+    """A redis-server of the test's own on a free port (broker on db 0, cache on db 1), stopped by its PID."""
+    server = RedisServer(tmp_path)
+    if server.binary is None:
         pytest.skip("redis-server is not installed: install Debian's redis-server package to run this test")
-    port = free_port()
-    process = subprocess.Popen(
-        [
-            binary,
-            "--port",
-            str(port),
-            "--bind",
-            "127.0.0.1",
-            "--save",
-            "",
-            "--appendonly",
-            "no",
-            "--dir",
-            str(tmp_path),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    deadline = time.monotonic() + 10
-    while True:
-        try:
-            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
-                break
-        except OSError:
-            if time.monotonic() > deadline or process.poll() is not None:
-                process.kill()
-                raise RuntimeError(f"redis-server did not start on port {port}") from None
-            time.sleep(0.05)
-    yield f"redis://127.0.0.1:{port}/0"
-    process.terminate()
-    process.wait(timeout=10)
+    server.start()
+    yield server
+    server.stop()

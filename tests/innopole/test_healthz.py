@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.conftest import free_port
+from tests.processes import free_port
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -34,7 +34,7 @@ def test_broker_that_does_not_answer_is_reported_but_does_not_fail_the_check(cli
 
 @pytest.mark.django_db
 def test_a_running_redis_broker_is_ok(client, settings, redis_server):
-    settings.CELERY_BROKER_URL = redis_server
+    settings.CELERY_BROKER_URL = redis_server.broker_url
     assert client.get("/healthz").json()["broker"]["status"] == "ok"
 
 

@@ -20,9 +20,7 @@ Waits are bounded (WAIT_SECONDS) rather than timed: the suite must pass on a loa
 import contextlib
 import os
 import re
-import shutil
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -41,7 +39,7 @@ from innopole.celery import app as celery_app
 from planning import readiness
 from planning.models import Phase, ReadinessSnapshot, ReadinessSweep, UtilityCapacity
 from planning.tasks import sweep_stale_readiness
-from tests.conftest import api_client_for, free_port
+from tests.conftest import api_client_for
 from tests.factories import (
     FacilityFactory,
     FacilityTypeFactory,
@@ -60,58 +58,12 @@ POLL_SECONDS = 0.2
 VISIBILITY_TIMEOUT = 2
 RECOMPUTE = "planning.tasks.recompute_phase_readiness"
 SWEEP = "planning.tasks.sweep_stale_readiness"
-REDIS_ARGS = ["--bind", "127.0.0.1", "--save", "", "--appendonly", "no"]  # nothing on disk, as in docker-compose.yml
 WORKER_ARGS = ["-A", "innopole", "worker", "--pool=solo", "--concurrency=1", "--loglevel=INFO"]
 WORKER_ARGS += ["--without-gossip", "--without-mingle", "--without-heartbeat"]
 RECEIVED = re.compile(r"Task (?P<name>[\w.]+)\[(?P<id>[0-9a-f-]+)\] received")
 
 
 # --- processes --------------------------------------------------------------------------------------------------
-
-
-class RedisServer:
-    """A redis-server of the test's own on a free port, stopped by its PID and started again on the same port."""
-
-    def __init__(self, directory: Path) -> None:
-        self.binary = shutil.which("redis-server")
-        self.directory = directory
-        self.port = free_port()
-        self.process: subprocess.Popen | None = None
-
-    @property
-    def broker_url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/0"
-
-    @property
-    def cache_url(self) -> str:
-        return f"redis://127.0.0.1:{self.port}/1"
-
-    def start(self) -> None:
-        self.process = subprocess.Popen(
-            [self.binary, "--port", str(self.port), *REDIS_ARGS, "--dir", str(self.directory)],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
-        )
-        deadline = time.monotonic() + WAIT_SECONDS
-        while True:
-            try:
-                with socket.create_connection(("127.0.0.1", self.port), timeout=0.2):
-                    return
-            except OSError:
-                if time.monotonic() > deadline or self.process.poll() is not None:
-                    self.stop()
-                    raise RuntimeError(f"redis-server did not start on port {self.port}") from None
-                time.sleep(0.05)
-
-    def stop(self) -> None:
-        if self.process is None or self.process.poll() is not None:
-            return
-        self.process.terminate()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait(timeout=10)
 
 
 class Worker:
@@ -208,25 +160,15 @@ def reset_producer_pools() -> None:
 
 
 @pytest.fixture
-def redis(tmp_path):
-    server = RedisServer(tmp_path)
-    if server.binary is None:
-        pytest.skip("redis-server is not installed: install Debian's redis-server package to run this test")
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def broker(redis, settings):
+def broker(redis_server, settings):
     """The test process sends its tasks to `redis` and shares its cache, as the web processes do in production
     (the readiness coalescing key lives in the cache: the worker clears what the web process set)."""
-    settings.CELERY_BROKER_URL = redis.broker_url  # what /healthz reports on
-    settings.CACHES = {"default": environ.Env.cache_url_config(redis.cache_url)}
+    settings.CELERY_BROKER_URL = redis_server.broker_url  # what /healthz reports on
+    settings.CACHES = {"default": environ.Env.cache_url_config(redis_server.cache_url)}
     saved = {"task_always_eager": celery_app.conf.task_always_eager, "broker_url": celery_app.conf.broker_url}
     reset_producer_pools()
-    celery_app.conf.update(task_always_eager=False, broker_url=redis.broker_url)
-    yield redis
+    celery_app.conf.update(task_always_eager=False, broker_url=redis_server.broker_url)
+    yield redis_server
     celery_app.conf.update(saved)
     reset_producer_pools()
 
