@@ -21,7 +21,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from innopole.roles import PARTNER, STAFF, has_role
-from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
+from innopole.services import (
+    apply_changes,
+    create_record,
+    delete_audited,
+    lock_for_update,
+    save_audited,
+    update_record,
+)
 from planning.services import readiness_mark_stale
 
 from .models import (
@@ -64,22 +71,21 @@ ORGANISATION_FIELDS = {
 
 @transaction.atomic
 def organisation_create(*, actor, **fields: Any) -> Organisation:
-    organisation = Organisation()
-    apply_changes(organisation, fields, editable=ORGANISATION_FIELDS)
-    _clean(organisation)
-    return save_audited(organisation, actor=actor)
+    return create_record(Organisation(), actor=actor, fields=fields, editable=ORGANISATION_FIELDS)
 
 
 @transaction.atomic
 def organisation_update(
     *, organisation: Organisation, actor, expected_version: int | None = None, **changes: Any
 ) -> Organisation:
-    organisation = lock_for_update(organisation, expected_version=expected_version)
-    changed = apply_changes(organisation, changes, editable=ORGANISATION_FIELDS)
-    if not changed:
-        return organisation
-    _clean(organisation)
-    return save_audited(organisation, actor=actor, update_fields=changed)
+    organisation, _changed = update_record(
+        organisation,
+        actor=actor,
+        changes=changes,
+        editable=ORGANISATION_FIELDS,
+        expected_version=expected_version,
+    )
+    return organisation
 
 
 @transaction.atomic
@@ -186,20 +192,15 @@ MOU_FIELDS = {"organisation", "title", "focus", "status", "signed_date"}
 
 @transaction.atomic
 def mou_create(*, actor, **fields: Any) -> MoU:
-    mou = MoU()
-    apply_changes(mou, fields, editable=MOU_FIELDS)
-    _clean(mou)
-    return save_audited(mou, actor=actor)
+    return create_record(MoU(), actor=actor, fields=fields, editable=MOU_FIELDS)
 
 
 @transaction.atomic
 def mou_update(*, mou: MoU, actor, expected_version: int | None = None, **changes: Any) -> MoU:
-    mou = lock_for_update(mou, expected_version=expected_version)
-    changed = apply_changes(mou, changes, editable=MOU_FIELDS)
-    if not changed:
-        return mou
-    _clean(mou)
-    return save_audited(mou, actor=actor, update_fields=changed)
+    mou, _changed = update_record(
+        mou, actor=actor, changes=changes, editable=MOU_FIELDS, expected_version=expected_version
+    )
+    return mou
 
 
 @transaction.atomic
@@ -488,11 +489,9 @@ def _check_commitment(commitment: Commitment) -> None:
 
 @transaction.atomic
 def commitment_create(*, actor, **fields: Any) -> Commitment:
-    commitment = Commitment()
-    apply_changes(commitment, fields, editable=COMMITMENT_FIELDS)
-    _clean(commitment)
-    _check_commitment(commitment)
-    save_audited(commitment, actor=actor)
+    commitment = create_record(
+        Commitment(), actor=actor, fields=fields, editable=COMMITMENT_FIELDS, check=_check_commitment
+    )
     readiness_mark_stale(phase_ids=[commitment.parcel.phase_id])
     return commitment
 
@@ -559,12 +558,9 @@ STAGE_FIELDS = {"name_en", "name_zh", "probability"}
 def commitment_stage_update(
     *, stage: CommitmentStage, actor, expected_version: int | None = None, **changes: Any
 ) -> CommitmentStage:
-    stage = lock_for_update(stage, expected_version=expected_version)
-    changed = apply_changes(stage, changes, editable=STAGE_FIELDS)
-    if not changed:
-        return stage
-    _clean(stage)
-    save_audited(stage, actor=actor, update_fields=changed)
+    stage, changed = update_record(
+        stage, actor=actor, changes=changes, editable=STAGE_FIELDS, expected_version=expected_version
+    )
     if "probability" in changed:
         readiness_mark_stale(phase_ids=stage.commitments.values_list("parcel__phase_id", flat=True).distinct())
     return stage

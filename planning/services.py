@@ -23,7 +23,14 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
+from innopole.services import (
+    apply_changes,
+    create_record,
+    delete_audited,
+    lock_for_update,
+    save_audited,
+    update_record,
+)
 
 from . import geometry
 from .models import (
@@ -105,22 +112,20 @@ def _check_campus(campus: Campus) -> None:
 
 @transaction.atomic
 def campus_create(*, actor, **fields: Any) -> Campus:
-    campus = Campus()
-    apply_changes(campus, fields, editable=CAMPUS_FIELDS)
-    _clean(campus)
-    _check_campus(campus)
-    return save_audited(campus, actor=actor)
+    return create_record(Campus(), actor=actor, fields=fields, editable=CAMPUS_FIELDS, check=_check_campus)
 
 
 @transaction.atomic
 def campus_update(*, campus: Campus, actor, expected_version: int | None = None, **changes: Any) -> Campus:
-    campus = lock_for_update(campus, expected_version=expected_version)
-    changed = apply_changes(campus, changes, editable=CAMPUS_FIELDS)
-    if not changed:
-        return campus
-    _clean(campus)
-    _check_campus(campus)
-    return save_audited(campus, actor=actor, update_fields=changed)
+    campus, _changed = update_record(
+        campus,
+        actor=actor,
+        changes=changes,
+        editable=CAMPUS_FIELDS,
+        expected_version=expected_version,
+        check=_check_campus,
+    )
+    return campus
 
 
 # --- phase ------------------------------------------------------------------------------------------------------
@@ -334,23 +339,22 @@ FACILITY_TYPE_FIELDS = {
 
 @transaction.atomic
 def facility_type_create(*, actor, **fields: Any) -> FacilityType:
-    facility_type = FacilityType()
-    apply_changes(facility_type, fields, editable=FACILITY_TYPE_FIELDS)
-    _clean(facility_type)
-    return save_audited(facility_type, actor=actor)
+    return create_record(FacilityType(), actor=actor, fields=fields, editable=FACILITY_TYPE_FIELDS)
 
 
 @transaction.atomic
 def facility_type_update(
     *, facility_type: FacilityType, actor, expected_version: int | None = None, **changes: Any
 ) -> FacilityType:
-    facility_type = lock_for_update(facility_type, expected_version=expected_version)
-    changed = apply_changes(facility_type, changes, editable=FACILITY_TYPE_FIELDS)
-    if not changed:
-        return facility_type
-    _clean(facility_type)
-    save_audited(facility_type, actor=actor, update_fields=changed)
-    readiness_mark_stale(phase_ids=phases_using_type(facility_type))
+    facility_type, changed = update_record(
+        facility_type,
+        actor=actor,
+        changes=changes,
+        editable=FACILITY_TYPE_FIELDS,
+        expected_version=expected_version,
+    )
+    if changed:
+        readiness_mark_stale(phase_ids=phases_using_type(facility_type))
     return facility_type
 
 
@@ -441,10 +445,7 @@ UTILITY_FIELDS = {"phase", "kind", "capacity", "available_from", "status"}
 
 @transaction.atomic
 def utility_capacity_create(*, actor, **fields: Any) -> UtilityCapacity:
-    utility = UtilityCapacity()
-    apply_changes(utility, fields, editable=UTILITY_FIELDS)
-    _clean(utility)
-    save_audited(utility, actor=actor)
+    utility = create_record(UtilityCapacity(), actor=actor, fields=fields, editable=UTILITY_FIELDS)
     readiness_mark_stale(phase_ids=[utility.phase_id])
     return utility
 
@@ -700,25 +701,21 @@ def readiness_setting_update(
     *, setting: ReadinessCriterionSetting, actor, expected_version: int | None = None, **changes: Any
 ) -> ReadinessCriterionSetting:
     """Change a criterion's weight, gate or thresholds; every phase's readiness is then stale."""
-    setting = lock_for_update(setting, expected_version=expected_version)
-    changed = apply_changes(setting, changes, editable=SETTING_FIELDS)
-    if not changed:
-        return setting
-    _clean(setting)
-    save_audited(setting, actor=actor, update_fields=changed)
-    readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
+    setting, changed = update_record(
+        setting, actor=actor, changes=changes, editable=SETTING_FIELDS, expected_version=expected_version
+    )
+    if changed:
+        readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
     return setting
 
 
 @transaction.atomic
 def readiness_policy_update(*, policy: ReadinessPolicy, actor, expected_version: int | None = None, **changes: Any):
-    policy = lock_for_update(policy, expected_version=expected_version)
-    changed = apply_changes(policy, changes, editable={"ready_score"})
-    if not changed:
-        return policy
-    _clean(policy)
-    save_audited(policy, actor=actor, update_fields=changed)
-    readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
+    policy, changed = update_record(
+        policy, actor=actor, changes=changes, editable={"ready_score"}, expected_version=expected_version
+    )
+    if changed:
+        readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
     return policy
 
 

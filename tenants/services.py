@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
+from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited, update_record
 from partners.models import Organisation
 from planning.models import Facility
 from planning.services import fmt_m2, readiness_mark_stale
@@ -34,12 +34,10 @@ def tenant_for_organisation(*, organisation: Organisation, actor) -> Tenant:
 @transaction.atomic
 def tenant_update(*, tenant: Tenant, actor, expected_version: int | None = None, **changes: Any) -> Tenant:
     """Change a tenant's notes (its organisation is fixed)."""
-    tenant = lock_for_update(tenant, expected_version=expected_version)
-    changed = apply_changes(tenant, changes, editable={"notes"})
-    if not changed:
-        return tenant
-    tenant.full_clean()
-    return save_audited(tenant, actor=actor, update_fields=changed)
+    tenant, _changed = update_record(
+        tenant, actor=actor, changes=changes, editable={"notes"}, expected_version=expected_version
+    )
+    return tenant
 
 
 def _check_space(allocation: SpaceAllocation) -> None:
