@@ -7,7 +7,7 @@ STAFF_APPS = ("planning", "partners", "tenants")
 
 
 def ensure_roles(sender, using="default", **kwargs) -> None:
-    """Create the role groups and give Staff every permission on the domain apps.
+    """Create the role groups and give Staff every permission on the domain apps, and the sign-in audit to read.
 
     Runs after every migrate (and every flush, which tests with a live server do), so the groups always exist.
     """
@@ -20,6 +20,10 @@ def ensure_roles(sender, using="default", **kwargs) -> None:
     group = Group.objects.using(using).get(name=STAFF)
     permissions = Permission.objects.using(using).filter(content_type__app_label__in=STAFF_APPS)
     group.permissions.add(*permissions)
+    # The sign-in audit (django-axes' attempts, sign-ins and failures): Staff read it; lifting a lockout by deleting
+    # an attempt is left to superusers.
+    audit = Permission.objects.using(using).filter(content_type__app_label="axes", codename__startswith="view_")
+    group.permissions.add(*audit)
 
 
 class InnopoleConfig(AppConfig):

@@ -1,65 +1,108 @@
-"""Project-level views: sign-in with throttling, where `/` sends each role, and the health check."""
+"""Project-level views: sign-in and its lockout answer, password reset, where `/` sends each role, the health check."""
 
+from axes.handlers.proxy import AxesProxyHandler
+from axes.helpers import get_cool_off
 from django.conf import settings
+from django.contrib.auth import views as auth_views
 from django.contrib.auth.decorators import login_not_required
+from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
 from django.core.cache import cache
 from django.db import connection
 from django.http import JsonResponse
 from django.shortcuts import redirect, render
+from django.template.response import TemplateResponse
+from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
+from .accounts import client_address, username_key
 from .celery import app as celery_app
 from .roles import HOME_BY_ROLE, has_role
 
 
-class SignInView(LoginView):
-    """Django's sign-in, refusing further tries for a while after too many failures for a username or an address.
+def lockout_message(request=None) -> str:
+    """What a locked-out person reads: how long to wait (the cool-off runs from the last failure)."""
+    minutes = max(1, round(get_cool_off(request).total_seconds() / 60))
+    return ngettext(
+        "Too many failed sign-in attempts. Wait %(minutes)s minute and try again.",
+        "Too many failed sign-in attempts. Wait %(minutes)s minutes and try again.",
+        minutes,
+    ) % {"minutes": minutes}
 
-    Counts live in the cache (Redis in production, so all web processes share them).
+
+def locked_out(request, original_response=None, credentials=None):
+    """AXES_LOCKOUT_CALLABLE: the answer, 429, to a sign-in refused because its username is locked from this address.
+
+    django-axes counts every call of `authenticate()` (the site's sign-in, the admin's, the API token endpoint) and
+    flags the request; its middleware then replaces the view's answer with this one. The API gets JSON; a page gets
+    the sign-in form again with the message and the username kept.
     """
+    message = lockout_message(request)
+    retry_after = str(int(get_cool_off(request).total_seconds()))
+    if request.path_info.startswith("/api/"):
+        response = JsonResponse({"detail": message}, status=429)
+    else:
+        username = (credentials or {}).get("username") or request.POST.get("username", "")
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(next_url, {request.get_host()}, require_https=request.is_secure()):
+            next_url = ""
+        context = {
+            "form": AuthenticationForm(request, initial={"username": username}),
+            "throttled": message,
+            "next": next_url,
+            "title": _("Sign in"),
+        }
+        response = TemplateResponse(request, "registration/login.html", context, status=429).render()
+    response["Retry-After"] = retry_after
+    return response
+
+
+class SignInView(LoginView):
+    """Django's sign-in. Failures are counted, and a locked username refused, by django-axes (see `locked_out`)."""
 
     redirect_authenticated_user = True
 
-    def _keys(self) -> list[tuple[str, int]]:
-        username = (self.request.POST.get("username") or "").strip().lower()[:150]
-        address = self.request.META.get("REMOTE_ADDR", "")
-        return [
-            (f"signin-failures:user:{username}", settings.LOGIN_FAILURE_LIMIT),
-            (f"signin-failures:address:{address}", settings.LOGIN_FAILURE_LIMIT * 4),
-        ]
 
-    def _blocked(self) -> bool:
-        return any((cache.get(key) or 0) >= limit for key, limit in self._keys())
+class PasswordResetView(auth_views.PasswordResetView):
+    """Django's reset request, with a cap on the e-mails one address or one client can set off.
 
-    def post(self, request, *args, **kwargs):
-        if self._blocked():
-            # Refused before the password is even checked; the username stays in the form.
-            form = self.get_form_class()(request, initial={"username": request.POST.get("username", "")})
-            minutes = settings.LOGIN_FAILURE_WINDOW_SECONDS // 60
-            message = ngettext(
-                "Too many failed sign-in attempts. Wait %(minutes)s minute and try again.",
-                "Too many failed sign-in attempts. Wait %(minutes)s minutes and try again.",
-                minutes,
-            ) % {"minutes": minutes}
-            return self.render_to_response(self.get_context_data(form=form, throttled=message), status=429)
-        return super().post(request, *args, **kwargs)
+    The answer is the same "check your inbox" page whether a mail went out, the address is unknown or the cap was
+    reached: the page tells nobody which addresses have accounts, and nobody can use it to flood an inbox.
+    """
 
-    def form_invalid(self, form):
-        for key, _limit in self._keys():
-            cache.add(key, 0, settings.LOGIN_FAILURE_WINDOW_SECONDS)
-            try:
-                cache.incr(key)
-            except ValueError:  # expired between add and incr
-                cache.set(key, 1, settings.LOGIN_FAILURE_WINDOW_SECONDS)
-        return super().form_invalid(form)
+    email_template_name = "registration/password_reset_email.txt"
+    subject_template_name = "registration/password_reset_subject.txt"
 
     def form_valid(self, form):
-        cache.delete(self._keys()[0][0])
+        keys = [
+            f"password-reset:address:{client_address(self.request)}",
+            f"password-reset:email:{form.cleaned_data['email'].strip().casefold()}",
+        ]
+        window = settings.PASSWORD_RESET_WINDOW_SECONDS
+        sent = []
+        for key in keys:
+            cache.add(key, 0, window)
+            try:
+                sent.append(cache.incr(key))
+            except ValueError:  # expired between add and incr
+                cache.set(key, 1, window)
+                sent.append(1)
+        if max(sent) > settings.PASSWORD_RESET_LIMIT:
+            return redirect(self.get_success_url())
         return super().form_valid(form)
+
+
+class PasswordResetConfirmView(auth_views.PasswordResetConfirmView):
+    """Django's reset confirmation; a reset also lifts the account's sign-in lockout (the person proved who they
+    are through their e-mail). API tokens go with the old password (accounts.RevokeTokensOnPasswordChange)."""
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        AxesProxyHandler.reset_attempts(username=username_key(form.user.get_username()))
+        return response
 
 
 def home(request):
