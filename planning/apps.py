@@ -1,4 +1,5 @@
 from django.apps import AppConfig
+from django.core import checks
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
 
@@ -15,7 +16,15 @@ class PlanningConfig(AppConfig):
     verbose_name = _("Planning")
 
     def ready(self) -> None:
-        from . import readiness  # noqa: F401  (registers planning's criteria)
+        from . import geometry
+
+        # Fails loudly (manage.py check, migrate, runserver) when WGS84 ↔ HK1980 Grid is not EPSG:1825.
+        checks.register(geometry.check_transformation)
+
+        from . import readiness
+
+        for criterion in (readiness.LandCriterion(), readiness.UtilitiesCriterion(), readiness.MilestonesCriterion()):
+            readiness.register(criterion)
 
         # Every app has registered its criteria in ready() before any migrate runs.
         post_migrate.connect(ensure_readiness_defaults, sender=self, dispatch_uid="planning.ensure_readiness_defaults")

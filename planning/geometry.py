@@ -1,7 +1,10 @@
-"""Parcel and campus polygons: GeoJSON in, validated shapely geometry out, areas in HK1980 Grid (EPSG:2326).
+"""Parcel and campus polygons: GeoJSON in, validated and normalised shapely geometry out, areas in HK1980 Grid.
 
-Geometry is stored as GeoJSON (RFC 7946, WGS84 longitude/latitude). Areas and overlaps are measured after
-projecting to HK1980 Grid, never in degrees. Every refusal is a ValidationError whose message says what is wrong.
+Geometry is stored as GeoJSON (RFC 7946, WGS84 longitude/latitude), normalised on every write: exterior ring
+counter-clockwise, holes clockwise, coordinates rounded to 9 decimals, consecutive repeated positions dropped and
+every ring closed. Areas and overlaps are measured after projecting to HK1980 Grid (EPSG:2326), never in degrees,
+through the one published datum transformation (EPSG:1825), checked at start-up. Every refusal is a
+ValidationError whose message says what is wrong.
 """
 
 import math
@@ -9,41 +12,98 @@ from decimal import Decimal
 from functools import lru_cache
 
 import shapely
-from django.core.exceptions import ValidationError
+from django.core import checks
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.translation import gettext as _
 from pyproj import Transformer
-from shapely.geometry import Polygon, mapping
+from pyproj.exceptions import ProjError
+from shapely.geometry import Polygon
+from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
 WGS84 = "EPSG:4326"
 HK1980_GRID = "EPSG:2326"
+# "Hong Kong 1980 to WGS 84 (1)": the Survey and Mapping Office's published 7-parameter transformation. Without the
+# PROJ database PROJ would fall back to a "ballpark" shift that moves Hong Kong coordinates by about 300 m.
+HK1980_TO_WGS84 = "EPSG:1825"
 
 # Hong Kong SAR, generously (land and waters): longitude 113.8–114.5 E, latitude 22.1–22.6 N.
 HONG_KONG_BOUNDS = (113.8, 22.1, 114.5, 22.6)
 
-# Slivers below this size come from rounding coordinates to 7 decimals (about 1 cm) and are not real overlaps.
+# Stored precision: 9 decimals of a degree is about 0.1 mm, so even a 10 m square keeps its area within 0.01 %.
+DECIMALS = 9
+# Slivers below this size come from rounding and surveying noise, and are not real overlaps.
 TOLERANCE_M2 = 1.0
 MAX_VERTICES = 10_000
 
 
-@lru_cache(maxsize=1)
-def _to_grid() -> Transformer:
-    return Transformer.from_crs(WGS84, HK1980_GRID, always_xy=True)
+def datum_transformations(transformer: Transformer) -> list[str]:
+    """The datum transformations a transformer applies, as "EPSG:<code>" (or the step's name when it has none)."""
+    operation = transformer.to_json_dict()
+    found = []
+    for step in operation.get("steps", [operation]):
+        if step.get("type") != "Transformation" and "Ballpark" not in step.get("name", ""):
+            continue  # conversions (axis order, map projection) do not change the datum
+        ident = step.get("id") or {}
+        if ident.get("authority") in ("EPSG", "INVERSE(EPSG)"):
+            found.append(f"EPSG:{ident['code']}")
+        else:
+            found.append(step.get("name", "?"))
+    return found
+
+
+def pinned_transformer(source: str, target: str) -> Transformer:
+    """A WGS84 ↔ HK1980 Grid transformer that applies EPSG:1825 and nothing else, or ImproperlyConfigured."""
+    try:
+        transformer = Transformer.from_crs(source, target, always_xy=True, allow_ballpark=False, only_best=True)
+    except ProjError as error:
+        raise ImproperlyConfigured(
+            f"No transformation {source} → {target} without a ballpark datum shift ({error}). "
+            f"Install pyproj with its PROJ database: {HK1980_TO_WGS84} is needed."
+        ) from error
+    return ensure_pinned(transformer)
+
+
+def ensure_pinned(transformer: Transformer) -> Transformer:
+    """The transformer itself when its only datum transformation is EPSG:1825, else ImproperlyConfigured."""
+    found = datum_transformations(transformer)
+    if found != [HK1980_TO_WGS84]:
+        raise ImproperlyConfigured(
+            f"The WGS84 ↔ HK1980 Grid transformation in use is {found or 'none'} "
+            f"({transformer.description}), not {HK1980_TO_WGS84}: another or a ballpark transformation can move "
+            "coordinates by up to about 300 m. Use pyproj's own PROJ database (PROJ_DATA), which holds EPSG:1825."
+        )
+    return transformer
 
 
 @lru_cache(maxsize=1)
-def _to_wgs84() -> Transformer:
-    return Transformer.from_crs(HK1980_GRID, WGS84, always_xy=True)
+def transformer_to_grid() -> Transformer:
+    return pinned_transformer(WGS84, HK1980_GRID)
+
+
+@lru_cache(maxsize=1)
+def transformer_to_wgs84() -> Transformer:
+    return pinned_transformer(HK1980_GRID, WGS84)
+
+
+def check_transformation(app_configs=None, **kwargs) -> list[checks.CheckMessage]:
+    """System check (registered by planning's AppConfig): the pinned transformation is available."""
+    try:
+        transformer_to_grid()
+        transformer_to_wgs84()
+    except ImproperlyConfigured as error:
+        return [checks.Error(str(error), id="planning.E001")]
+    return []
 
 
 def to_grid(geometry):
     """Project a WGS84 geometry to HK1980 Grid metres."""
-    return shapely.transform(geometry, lambda x, y: _to_grid().transform(x, y), interleaved=False)
+    return shapely.transform(geometry, lambda x, y: transformer_to_grid().transform(x, y), interleaved=False)
 
 
 def from_grid(geometry):
     """Project an HK1980 Grid geometry back to WGS84 longitude/latitude."""
-    return shapely.transform(geometry, lambda x, y: _to_wgs84().transform(x, y), interleaved=False)
+    return shapely.transform(geometry, lambda x, y: transformer_to_wgs84().transform(x, y), interleaved=False)
 
 
 def rectangle_geojson(min_x: float, min_y: float, max_x: float, max_y: float) -> dict:
@@ -52,14 +112,24 @@ def rectangle_geojson(min_x: float, min_y: float, max_x: float, max_y: float) ->
     return to_geojson(from_grid(grid))
 
 
-def to_geojson(polygon) -> dict:
-    """GeoJSON of a polygon, exterior ring counter-clockwise as RFC 7946 recommends.
+def _normal_ring(points) -> list[tuple[float, float]]:
+    """A ring at the stored precision, without consecutive repeated positions, closed."""
+    ring: list[tuple[float, float]] = []
+    for x, y in points:
+        point = (round(x, DECIMALS), round(y, DECIMALS))
+        if not ring or point != ring[-1]:
+            ring.append(point)
+    if len(ring) > 1 and ring[0] == ring[-1]:
+        ring.pop()
+    return [*ring, ring[0]] if ring else ring
 
-    Coordinates keep 9 decimals (0.1 mm), so even a 10 m square keeps its area within 0.01 %.
-    """
-    oriented = shapely.geometry.polygon.orient(polygon, sign=1.0)
-    data = mapping(shapely.set_precision(oriented, 1e-9))
-    return {"type": "Polygon", "coordinates": [[list(pt) for pt in ring] for ring in data["coordinates"]]}
+
+def to_geojson(polygon) -> dict:
+    """GeoJSON of a polygon, normalised: the stored precision, exterior ring counter-clockwise and holes clockwise
+    (RFC 7946), closed rings without repeated positions."""
+    oriented = orient(polygon, sign=1.0)
+    rings = [oriented.exterior.coords, *(hole.coords for hole in oriented.interiors)]
+    return {"type": "Polygon", "coordinates": [[list(point) for point in _normal_ring(ring)] for ring in rings]}
 
 
 def _position(value, where: str) -> tuple[float, float]:
@@ -78,11 +148,12 @@ def _position(value, where: str) -> tuple[float, float]:
 
 
 def parse_polygon(value) -> Polygon:
-    """Check a GeoJSON Polygon in WGS84 and return it as a shapely Polygon.
+    """Check a GeoJSON Polygon in WGS84 and return it as a normalised shapely Polygon (see `to_geojson`).
 
-    Refused: anything that is not a Polygon object, rings that are not closed or have fewer than four positions,
-    coordinates that are not numbers or not WGS84, a self-intersecting or otherwise invalid ring, and a polygon
-    that is not wholly inside Hong Kong.
+    Coordinates are rounded to the stored precision, repeated positions dropped and open rings closed before the
+    checks, so what is checked is what is stored. Refused: anything that is not a Polygon object, a ring of fewer
+    than three different positions, coordinates that are not numbers or not WGS84, a self-intersecting or otherwise
+    invalid ring, and a polygon that is not wholly inside Hong Kong.
     """
     if not isinstance(value, dict):
         raise ValidationError(_("Expected a GeoJSON object of type Polygon."))
@@ -98,16 +169,14 @@ def parse_polygon(value) -> Polygon:
     parsed = []
     for index, ring in enumerate(rings):
         label = _("the outer ring") if index == 0 else _("hole %(n)s") % {"n": index}
-        if not isinstance(ring, list) or len(ring) < 4:
-            raise ValidationError(
-                _("%(ring)s needs at least four positions (a closed triangle or more).") % {"ring": label}
-            )
-        points = [
+        if not isinstance(ring, list):
+            raise ValidationError(_("%(ring)s is not a list of positions.") % {"ring": label})
+        points = _normal_ring(
             _position(pt, _("Position %(i)s of %(ring)s") % {"i": i + 1, "ring": label}) for i, pt in enumerate(ring)
-        ]
-        if points[0] != points[-1]:
+        )
+        if len(points) < 4:
             raise ValidationError(
-                _("%(ring)s is not closed: its last position must repeat its first.") % {"ring": label}
+                _("%(ring)s needs at least three different positions (a triangle or more).") % {"ring": label}
             )
         parsed.append(points)
     polygon = Polygon(parsed[0], parsed[1:])
@@ -130,7 +199,7 @@ def parse_polygon(value) -> Polygon:
             )
             % {"min_lon": min_lon, "max_lon": max_lon, "min_lat": min_lat, "max_lat": max_lat}
         )
-    return polygon
+    return orient(polygon, sign=1.0)
 
 
 def area_m2(polygon: Polygon) -> Decimal:

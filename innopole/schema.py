@@ -1,0 +1,67 @@
+"""The OpenAPI schema's project conventions: every write documents the error bodies our exception handler answers.
+
+Without them a client generated from `/api/schema/` knows only the success body, and its typed call returns
+nothing on a refusal, so the integrator never sees which field was wrong or that someone else changed the row.
+"""
+
+from drf_spectacular.openapi import AutoSchema as SpectacularAutoSchema
+from drf_spectacular.plumbing import ResolvedComponent
+
+WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
+
+# 400: field name → its messages; `non_field_errors` for rules over several fields; `detail` for a parse error.
+VALIDATION_ERROR = ResolvedComponent(
+    name="ValidationError",
+    type=ResolvedComponent.SCHEMA,
+    object="innopole.ValidationError",
+    schema={
+        "type": "object",
+        "description": "Why the request was refused, by field. Nothing was saved.",
+        "properties": {
+            "detail": {"type": "string"},
+            "non_field_errors": {"type": "array", "items": {"type": "string"}},
+        },
+        "additionalProperties": True,
+    },
+)
+
+# 409: the row changed since the version the client sent (innopole.api.exception_handler).
+CONFLICT = ResolvedComponent(
+    name="Conflict",
+    type=ResolvedComponent.SCHEMA,
+    object="innopole.Conflict",
+    schema={
+        "type": "object",
+        "description": "The row was changed by someone else since the version sent; read it again and retry.",
+        "properties": {
+            "detail": {"type": "string"},
+            "current_version": {"type": "integer"},
+            "code": {"type": "string", "enum": ["conflict"]},
+        },
+        "required": ["detail", "current_version", "code"],
+    },
+)
+
+
+class AutoSchema(SpectacularAutoSchema):
+    """drf-spectacular's schema, plus the 400 of every write and the 409 of every versioned update."""
+
+    def _get_response_bodies(self, direction="response"):
+        responses = super()._get_response_bodies(direction)
+        if direction != "response" or self.method not in WRITE_METHODS:
+            return responses
+        self.registry.register_on_missing(VALIDATION_ERROR)
+        responses.setdefault(
+            "400", {**self._get_response_for_code(VALIDATION_ERROR.ref, "400"), "description": "Invalid input"}
+        )
+        if self.method in {"PUT", "PATCH"} and self._is_versioned():
+            self.registry.register_on_missing(CONFLICT)
+            responses.setdefault(
+                "409", {**self._get_response_for_code(CONFLICT.ref, "409"), "description": "Edit conflict"}
+            )
+        return responses
+
+    def _is_versioned(self) -> bool:
+        serializer = self.get_request_serializer()
+        fields = getattr(serializer, "fields", None)
+        return fields is not None and "version" in fields
