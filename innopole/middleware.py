@@ -1,7 +1,13 @@
-"""Project-wide middleware: sign-in required by default, and the Content Security Policy header."""
+"""Project-wide middleware: sign-in required by default, the Content Security Policy header, request body limits."""
 
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
+from django.http import JsonResponse
+from django.shortcuts import render
+from django.template.defaultfilters import filesizeformat
+from django.urls import Resolver404, resolve
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext as _
 
 
 class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
@@ -27,3 +33,71 @@ class ContentSecurityPolicyMiddleware:
         if settings.CONTENT_SECURITY_POLICY and "Content-Security-Policy" not in response:
             response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
         return response
+
+
+class RequestBodyLimitMiddleware:
+    """Refuses a request body over its route's limit with 413 before a byte of it is read.
+
+    Django reads at most CONTENT_LENGTH bytes of a body (WSGIRequest wraps the input in a LimitedStream, and the
+    multipart parser stops there too), so checking the declared length here, before CsrfViewMiddleware or a view
+    touches `request.POST`, is what keeps an oversized upload from being spooled to the temporary folder. A chunked
+    body without a length would be read as empty, so it is refused with 411 rather than silently dropped.
+
+    The limit is the first that applies of: the route's name in settings.REQUEST_BODY_LIMITS_BY_ROUTE (the value is
+    a number of bytes or the name of a setting holding it), the longest matching path prefix in
+    settings.REQUEST_BODY_LIMITS_BY_PATH, and settings.REQUEST_BODY_LIMIT_BYTES.
+    """
+
+    def __init__(self, get_response):
+        self.get_response = get_response
+
+    def __call__(self, request):
+        length = request.META.get("CONTENT_LENGTH") or ""
+        try:
+            declared = int(length)
+        except ValueError:
+            declared = None
+        if declared is None and "chunked" in request.META.get("HTTP_TRANSFER_ENCODING", "").lower():
+            return self.refuse(request, status=411, limit=self.limit_for(request))
+        if declared:
+            limit = self.limit_for(request)
+            if declared > limit:
+                return self.refuse(request, status=413, limit=limit, size=declared)
+        return self.get_response(request)
+
+    @staticmethod
+    def limit_for(request) -> int:
+        try:
+            match = resolve(request.path_info)
+        except Resolver404:
+            match = None
+        if match is not None and match.view_name in settings.REQUEST_BODY_LIMITS_BY_ROUTE:
+            limit = settings.REQUEST_BODY_LIMITS_BY_ROUTE[match.view_name]
+            return getattr(settings, limit) if isinstance(limit, str) else limit
+        prefixes = [prefix for prefix in settings.REQUEST_BODY_LIMITS_BY_PATH if request.path_info.startswith(prefix)]
+        if prefixes:
+            return settings.REQUEST_BODY_LIMITS_BY_PATH[max(prefixes, key=len)]
+        return settings.REQUEST_BODY_LIMIT_BYTES
+
+    @staticmethod
+    def refuse(request, *, status: int, limit: int, size: int | None = None):
+        if status == 411:
+            title = _("Length required")
+            message = _("Send the request with a Content-Length header; chunked request bodies are not accepted.")
+        else:
+            title = _("Too much data sent")
+            message = _("The request is %(size)s; at most %(limit)s can be sent here.") % {
+                "size": filesizeformat(size),
+                "limit": filesizeformat(limit),
+            }
+            if limit >= settings.ATTACHMENT_MAX_BYTES:
+                message += " " + _("A file can be at most %(limit)s.") % {
+                    "limit": filesizeformat(settings.ATTACHMENT_MAX_BYTES)
+                }
+        if request.path_info.startswith("/api/"):
+            code = "length_required" if status == 411 else "request_too_large"
+            return JsonResponse({"detail": message, "code": code}, status=status)
+        back = request.META.get("HTTP_REFERER", "")
+        if not url_has_allowed_host_and_scheme(back, allowed_hosts={request.get_host()}):
+            back = ""
+        return render(request, "413.html", {"title": title, "message": message, "back": back}, status=status)

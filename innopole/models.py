@@ -1,17 +1,76 @@
-"""The abstract base every domain model inherits: creation and update times, and an edit version."""
+"""The abstract base every domain model inherits: creation and update times, an edit version, and the dates check.
 
+Every date a person enters must be plausible (settings.DATE_EARLIEST…DATE_LATEST), and a date that records what
+has happened (a milestone's actual date, an MoU's signed date) cannot be after today. The check is part of
+`clean_fields`, so every path that validates a row — the services' `full_clean`, admin forms, portal forms — refuses
+such a date on its field.
+"""
+
+import datetime
+
+from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.db import models
-from django.utils.translation import gettext_lazy as _
+from django.utils import formats, timezone
+from django.utils.text import capfirst
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy
 
 
 class TimeStampedModel(models.Model):
-    """`created`/`updated` on every row."""
+    """`created`/`updated` on every row, and the plausibility of its dates.
 
-    created = models.DateTimeField(_("created"), auto_now_add=True)
-    updated = models.DateTimeField(_("updated"), auto_now=True)
+    A model names in `past_date_fields` the date fields that record something that has happened; a model whose
+    rule depends on the row (an allocation's start once it is occupied) overrides `recorded_date_fields()`.
+    """
+
+    created = models.DateTimeField(gettext_lazy("created"), auto_now_add=True)
+    updated = models.DateTimeField(gettext_lazy("updated"), auto_now=True)
+
+    past_date_fields: tuple[str, ...] = ()
 
     class Meta:
         abstract = True
+
+    def recorded_date_fields(self) -> tuple[str, ...]:
+        """The date fields of this row that cannot be after today."""
+        return self.past_date_fields
+
+    def clean_fields(self, exclude=None):
+        errors = {}
+        try:
+            super().clean_fields(exclude=exclude)
+        except ValidationError as error:
+            errors = error.update_error_dict(errors)
+        exclude = set(exclude or ())
+        earliest, latest = settings.DATE_EARLIEST, settings.DATE_LATEST
+        recorded = set(self.recorded_date_fields())
+        today = timezone.localdate()
+        for field in self._meta.concrete_fields:
+            # DateTimeField is a DateField too; the row's own timestamps are set by the system.
+            if not isinstance(field, models.DateField) or isinstance(field, models.DateTimeField):
+                continue
+            if field.name in exclude or field.name in errors:
+                continue
+            value = getattr(self, field.attname)
+            if not isinstance(value, datetime.date):
+                continue
+            label = capfirst(field.verbose_name)
+            if not earliest <= value <= latest:
+                message = _("%(field)s must be between %(earliest)s and %(latest)s.") % {
+                    "field": label,
+                    "earliest": formats.date_format(earliest),
+                    "latest": formats.date_format(latest),
+                }
+                errors[field.name] = [ValidationError(message, code="date_out_of_range")]
+            elif field.name in recorded and value > today:
+                message = _("%(field)s records what has happened, so it cannot be after today (%(today)s).") % {
+                    "field": label,
+                    "today": formats.date_format(today),
+                }
+                errors[field.name] = [ValidationError(message, code="date_in_future")]
+        if errors:
+            raise ValidationError(errors)
 
 
 class VersionedModel(TimeStampedModel):
@@ -21,7 +80,7 @@ class VersionedModel(TimeStampedModel):
     with a conflict when someone else saved in between (see `innopole.services.lock_for_update`).
     """
 
-    version = models.PositiveIntegerField(_("version"), default=1, editable=False)
+    version = models.PositiveIntegerField(gettext_lazy("version"), default=1, editable=False)
 
     class Meta:
         abstract = True

@@ -77,3 +77,7 @@ class SpaceAllocation(VersionedModel):
 
     def __str__(self) -> str:
         return f"{self.tenant} · {self.facility} · {self.gfa_m2} m²"
+
+    def recorded_date_fields(self) -> tuple[str, ...]:
+        """Occupied since `start`, ended on `end`: once the status says so, that date has passed (innopole.models)."""
+        return {self.Status.OCCUPIED: ("start",), self.Status.ENDED: ("end",)}.get(self.status, ())
