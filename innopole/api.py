@@ -2,11 +2,15 @@
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
+from django.db.models import ProtectedError, RestrictedError
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 from rest_framework import serializers, status
 from rest_framework.exceptions import ValidationError
 from rest_framework.pagination import PageNumberPagination
 from rest_framework.response import Response
 from rest_framework.views import exception_handler as drf_exception_handler
+from rest_framework.views import set_rollback
 
 from .services import ConflictError
 
@@ -16,8 +20,46 @@ class Pagination(PageNumberPagination):
     max_page_size = 500
 
 
+# A refused delete names at most this many of the rows in its way (and how many more there are).
+BLOCKING_LISTED = 10
+
+
+def blocked_delete_response(exc: ProtectedError | RestrictedError) -> Response:
+    """A delete the database refused because other rows still refer to the row: a 400 naming those rows.
+
+    The services' guards refuse such deletes first with the rule in words; this is the net under every relation
+    no guard covers, so a delete never answers 500.
+    """
+    blocking = exc.protected_objects if isinstance(exc, ProtectedError) else exc.restricted_objects
+    rows = sorted(blocking, key=lambda row: (row._meta.label, row.pk))
+    names = [
+        _("%(kind)s “%(label)s”") % {"kind": row._meta.verbose_name, "label": row} for row in rows[:BLOCKING_LISTED]
+    ]
+    if len(rows) > BLOCKING_LISTED:
+        names.append(_("%(count)s more") % {"count": len(rows) - BLOCKING_LISTED})
+    message = ngettext(
+        "This cannot be deleted while %(count)s other record refers to it: %(rows)s.",
+        "This cannot be deleted while %(count)s other records refer to it: %(rows)s.",
+        len(rows),
+    ) % {"count": len(rows), "rows": "; ".join(names)}
+    set_rollback()
+    return Response(
+        {
+            "non_field_errors": [message],
+            "blocking": [
+                {"type": row._meta.label_lower, "id": row.pk, "label": str(row)} for row in rows[:BLOCKING_LISTED]
+            ],
+            "blocking_count": len(rows),
+        },
+        status=status.HTTP_400_BAD_REQUEST,
+    )
+
+
 def exception_handler(exc, context):
-    """Service refusals become a 400 with field errors; a stale edit becomes a 409 Conflict."""
+    """Service refusals become a 400 with field errors; a stale edit becomes a 409 Conflict; a delete the
+    database refuses (`on_delete=PROTECT`/`RESTRICT`) becomes a 400 naming the rows in the way."""
+    if isinstance(exc, ProtectedError | RestrictedError):
+        return blocked_delete_response(exc)
     if isinstance(exc, DjangoValidationError):
         if hasattr(exc, "error_dict"):
             detail = {

@@ -29,6 +29,15 @@ class PartnersConfig(AppConfig):
     verbose_name = _("Partners")
 
     def ready(self) -> None:
-        from . import demo, readiness  # noqa: F401  (register the demo loader and the readiness criterion)
+        from planning.readiness import register
+
+        from . import demo  # noqa: F401  (registers the demo loader)
+        from .readiness import CommitmentsCriterion
+
+        register(CommitmentsCriterion())
+
+        from . import guards
+
+        guards.register()  # the rules planning asks before a plan row is shrunk, moved or deleted
 
         post_migrate.connect(ensure_commitment_stages, sender=self, dispatch_uid="partners.ensure_commitment_stages")

@@ -3,13 +3,19 @@
 from decimal import Decimal
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
+from django.db import transaction
 from django.db.models import Sum
+from django.template.loader import render_to_string
+from django.utils.formats import number_format
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from innopole.admin import ServiceAdmin
+from innopole.templatetags.units import grouped, m2, percent, with_unit
 
+from . import readiness as readiness_engine
 from . import services
 from .models import (
     Campus,
@@ -41,17 +47,17 @@ class CampusAdmin(ServiceAdmin):
 
 @admin.register(Phase)
 class PhaseAdmin(ServiceAdmin):
+    # Readiness early and no campus column (one campus; there is a filter): at 1366 px it is seen without scrolling.
     list_display = [
         "number",
         "name_en",
-        "campus",
         "status",
+        "readiness",
         "target_area_ha",
         "site_area_ha",
         "gfa_total",
         "planned_start",
         "planned_completion",
-        "readiness",
     ]
     actions = ["recompute_readiness"]
     list_filter = ["campus", "status"]
@@ -62,17 +68,50 @@ class PhaseAdmin(ServiceAdmin):
     delete_service = services.phase_delete
     service_object_name = "phase"
 
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("campus").with_totals().with_readiness()
+
+    def get_readonly_fields(self, request, obj=None):
+        fields = list(super().get_readonly_fields(request, obj))
+        return [*fields, "current_readiness"] if obj is not None else fields
+
+    def get_fieldsets(self, request, obj=None):
+        # The phase's current readiness in a section of its own, after the phase's fields.
+        fieldsets = super().get_fieldsets(request, obj)
+        if obj is None:
+            return fieldsets
+        fieldsets = [
+            (name, {**options, "fields": [f for f in options["fields"] if f != "current_readiness"]})
+            for name, options in fieldsets
+        ]
+        return [*fieldsets, (_("Readiness"), {"fields": ["current_readiness"]})]
+
+    @admin.display(description=_("current readiness"))
+    def current_readiness(self, phase):
+        """The latest snapshot as the API reads it: state, score, criteria with reasons, in the reader's language."""
+        snapshot = readiness_engine.latest_snapshots([phase.pk]).get(phase.pk)
+        return render_to_string(
+            "planning/admin/readiness.html",
+            {
+                "snapshot": snapshot,
+                "criteria": readiness_engine.readable_criteria(snapshot.criteria) if snapshot else [],
+                "stale": phase.readiness_stale,
+                "show_summary": True,
+            },
+        )
 
     @admin.display(description=_("readiness"), ordering="readiness_score")
     def readiness(self, phase):
         if phase.readiness_state is None:
             return _("not computed yet")
-        state = ReadinessSnapshot.State(phase.readiness_state).label
-        text = f"{state} ({phase.readiness_score})"
-        stale = _("stale")
-        return f"{text} · {stale}" if phase.readiness_stale else text
+        text = _("%(state)s (%(score)s)") % {
+            "state": ReadinessSnapshot.State(phase.readiness_state).label,
+            "score": percent(phase.readiness_score),
+        }
+        return _("%(readiness)s · stale") % {"readiness": text} if phase.readiness_stale else text
 
     @admin.action(description=_("Recompute readiness now"))
     def recompute_readiness(self, request, queryset):
@@ -81,26 +120,77 @@ class PhaseAdmin(ServiceAdmin):
             self.message_user(
                 request,
                 _("%(phase)s: %(state)s (%(score)s)")
-                % {"phase": phase.name, "state": snapshot.get_state_display(), "score": snapshot.score},
+                % {"phase": phase.name, "state": snapshot.get_state_display(), "score": percent(snapshot.score)},
             )
 
     @admin.display(description=_("site area (ha)"), ordering="site_area_m2")
     def site_area_ha(self, phase):
-        return f"{phase.site_area_m2 / Decimal(10_000):,.2f}"
+        return number_format(phase.site_area_m2 / Decimal(10_000), 2, force_grouping=True)
 
-    @admin.display(description=_("GFA (m²)"), ordering="gfa_m2")
+    @admin.display(description=_("GFA"), ordering="gfa_m2")
     def gfa_total(self, phase):
-        return f"{phase.gfa_m2:,.0f}"
+        return m2(phase.gfa_m2)
+
+
+class _DryRun(Exception):
+    pass
 
 
 class FacilityInlineFormSet(forms.BaseInlineFormSet):
-    """The facilities of a parcel together stay within its GFA cap (checked again by the service on save)."""
+    """A parcel's facilities, saved as one change set by `services.parcel_programme_update`.
+
+    On an existing parcel the change set is validated by running that service (with the cap-relevant values of
+    the parcel form) inside a savepoint that is rolled back, so its refusals (the GFA cap on the result, the guards
+    of other apps) show on the form before anything is saved. A new parcel has only new facilities: their total is
+    checked against the cap of the parcel as entered.
+    """
+
+    # The parcel fields the GFA cap depends on: changed in the same form, they count in the check of the change set.
+    CAP_FIELDS = ("geometry", "surveyed_area_m2", "max_plot_ratio")
+
+    def programme(self) -> dict:
+        """The formset's changes as the keyword arguments `create`, `update`, `delete` of the programme service."""
+        create, update, delete = [], [], []
+        for form in self.forms:
+            existing = form.instance if form.instance.pk else None
+            if existing is None and (not form.has_changed() or self._should_delete_form(form)):
+                continue
+            data = {name: form.cleaned_data.get(name) for name in FacilityInline.fields}
+            if existing is not None and self._should_delete_form(form):
+                delete.append(existing)
+            elif existing is not None:
+                changed = {name: data[name] for name in form.changed_data if name in data}
+                if changed:
+                    update.append((existing, changed))
+            else:
+                create.append(data)
+        return {"create": create, "update": update, "delete": delete}
 
     def clean(self):
         super().clean()
         if any(self.errors):
             return
         parcel = self.instance
+        if parcel.pk is None:
+            self._check_new_parcel_cap(parcel)
+            return
+        programme = self.programme()
+        stored = Parcel.objects.get(pk=parcel.pk)
+        parcel_changes = {
+            name: getattr(parcel, name) for name in self.CAP_FIELDS if getattr(parcel, name) != getattr(stored, name)
+        }
+        if not (parcel_changes or any(programme.values())):
+            return
+        try:
+            with transaction.atomic():
+                services.parcel_programme_update(parcel=stored, actor=None, parcel_changes=parcel_changes, **programme)
+                raise _DryRun
+        except _DryRun:
+            pass
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None
+
+    def _check_new_parcel_cap(self, parcel):
         if parcel.surveyed_area_m2 is None:
             try:
                 services.refresh_computed_area(parcel)
@@ -108,11 +198,7 @@ class FacilityInlineFormSet(forms.BaseInlineFormSet):
                 return  # the parcel form reports the geometry
         if parcel.max_plot_ratio is None:
             return
-        total = sum(
-            (form.cleaned_data.get("gfa_m2") or Decimal(0))
-            for form in self.forms
-            if form.cleaned_data and not form.cleaned_data.get("DELETE")
-        )
+        total = sum((data.get("gfa_m2") or Decimal(0)) for data in self.programme()["create"])
         if total > parcel.gfa_cap_m2:
             raise ValidationError(services.gfa_cap_message(parcel, total))
 
@@ -182,24 +268,20 @@ class ParcelAdmin(ServiceAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not Facility:
             return super().save_formset(request, form, formset, change)
-        parcel = form.instance
-        # What formset.save() would record, for the admin's change message.
+        # One change set under the parcel's lock, the cap checked once on the result (validated in the formset's
+        # clean; a refusal here means someone changed the parcel in between: nothing is saved, and the user is told).
+        programme = formset.programme()
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-        for inline_form in formset.forms:
-            existing = inline_form.instance if inline_form.instance.pk else None
-            if existing is None and not inline_form.has_changed():
-                continue
-            data = {name: inline_form.cleaned_data.get(name) for name in FacilityInline.fields}
-            if existing is not None and inline_form.cleaned_data.get("DELETE"):
-                services.facility_delete(facility=existing, actor=request.user)
-                formset.deleted_objects.append(existing)
-            elif existing is not None:
-                changed = {name: data[name] for name in inline_form.changed_data if name in data}
-                if changed:
-                    saved = services.facility_update(facility=existing, actor=request.user, **changed)
-                    formset.changed_objects.append((saved, list(changed)))
-            else:
-                formset.new_objects.append(services.facility_create(actor=request.user, parcel=parcel, **data))
+        if not any(programme.values()):
+            return
+        try:
+            result = services.parcel_programme_update(parcel=form.instance, actor=request.user, **programme)
+        except ValidationError as error:
+            self.message_user(request, " ".join(error.messages), messages.ERROR)
+            transaction.set_rollback(True)
+            return
+        formset.new_objects, formset.changed_objects = result.created, result.changed
+        formset.deleted_objects = result.deleted
 
 
 @admin.register(FacilityType)
@@ -226,7 +308,7 @@ class FacilityTypeAdmin(ServiceAdmin):
 
 @admin.register(Facility)
 class FacilityAdmin(ServiceAdmin):
-    list_display = ["name", "parcel", "phase", "facility_type", "gfa_m2", "capacity", "status", "delivery_model"]
+    list_display = ["name", "parcel", "phase", "facility_type", "gfa", "capacity_in_unit", "status", "delivery_model"]
     list_filter = ["facility_type", "status", "delivery_model", "parcel__phase"]
     search_fields = ["name", "parcel__code"]
     readonly_fields = ["version", "created", "updated"]
@@ -236,14 +318,34 @@ class FacilityAdmin(ServiceAdmin):
     delete_service = services.facility_delete
     service_object_name = "facility"
 
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
     @admin.display(description=_("phase"), ordering="parcel__phase__number")
     def phase(self, facility):
         return facility.parcel.phase or _("reserve")
 
+    @admin.display(description=_("GFA"), ordering="gfa_m2")
+    def gfa(self, facility):
+        return m2(facility.gfa_m2)
+
+    @admin.display(description=_("capacity"), ordering="capacity")
+    def capacity_in_unit(self, facility):
+        return with_unit(facility.capacity, facility.facility_type.capacity_unit)
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is not None and "capacity" in form.base_fields:
+            # "In the type's unit" names the unit itself on a facility that has a type.
+            form.base_fields["capacity"].help_text = _("In %(unit)s (the unit of its facility type).") % {
+                "unit": obj.facility_type.capacity_unit
+            }
+        return form
+
 
 @admin.register(UtilityCapacity)
 class UtilityCapacityAdmin(ServiceAdmin):
-    list_display = ["phase", "kind", "capacity", "unit", "available_from", "status"]
+    list_display = ["phase", "kind", "capacity_in_unit", "available_from", "status"]
     list_filter = ["kind", "status", "phase"]
     readonly_fields = ["version", "created", "updated"]
     list_select_related = ["phase"]
@@ -251,6 +353,13 @@ class UtilityCapacityAdmin(ServiceAdmin):
     update_service = services.utility_capacity_update
     delete_service = services.utility_capacity_delete
     service_object_name = "utility"
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    @admin.display(description=_("capacity"), ordering="capacity")
+    def capacity_in_unit(self, utility):
+        return with_unit(utility.capacity, utility.unit)
 
 
 @admin.register(Milestone)
@@ -266,19 +375,29 @@ class MilestoneAdmin(ServiceAdmin):
     delete_service = services.milestone_delete
     service_object_name = "milestone"
 
-    @admin.display(description=_("overdue"), boolean=True)
+    class Media:
+        css = {"all": ["css/admin.css"]}
+
+    @admin.display(description=_("overdue"))
     def overdue(self, milestone):
-        return milestone.is_overdue
+        # A mark only where there is something to see: a red ✖ on every milestone on time read as an alarm.
+        if not milestone.is_overdue:
+            return ""
+        return format_html('<span class="badge badge-overdue">{}</span>', _("Overdue"))
 
 
 @admin.register(ReadinessSnapshot)
 class ReadinessSnapshotAdmin(admin.ModelAdmin):
     """Snapshots are written by the engine only: read them here."""
 
-    list_display = ["phase", "computed_at", "state", "score"]
+    list_display = ["phase", "computed_at", "state", "score_pct"]
     list_filter = ["state", "phase"]
     list_select_related = ["phase"]
-    readonly_fields = ["phase", "computed_at", "state", "score", "criteria", "fingerprint"]
+    fields = ["phase", "computed_at", "state", "score_pct", "readable_criteria", "fingerprint"]
+    readonly_fields = fields
+
+    class Media:
+        css = {"all": ["css/admin.css"]}
 
     def has_add_permission(self, request):
         return False
@@ -286,13 +405,91 @@ class ReadinessSnapshotAdmin(admin.ModelAdmin):
     def has_change_permission(self, request, obj=None):
         return False
 
+    @admin.display(description=_("score"), ordering="score")
+    def score_pct(self, snapshot):
+        return percent(snapshot.score)
+
+    @admin.display(description=_("criteria"))
+    def readable_criteria(self, snapshot):
+        """The criteria and their reasons as the API gives them, in the reader's language."""
+        return render_to_string(
+            "planning/admin/readiness.html",
+            {"snapshot": snapshot, "criteria": readiness_engine.readable_criteria(snapshot.criteria)},
+        )
+
+
+TARGET_FIELD = "target_{}"
+
 
 @admin.register(ReadinessCriterionSetting)
 class ReadinessCriterionSettingAdmin(ServiceAdmin):
-    list_display = ["code", "enabled", "weight", "is_gate", "pass_threshold", "at_risk_threshold"]
+    """A criterion's weight, gate, thresholds and targets: one number field per target the criterion declares."""
+
+    list_display = [
+        "code",
+        "criterion_label",
+        "enabled",
+        "weight",
+        "is_gate",
+        "pass_threshold",
+        "at_risk_threshold",
+        "target_values",
+    ]
     readonly_fields = ["code", "version", "created", "updated"]
+    exclude = ["targets"]
     update_service = services.readiness_setting_update
     service_object_name = "setting"
+
+    @staticmethod
+    def _declared_targets(setting):
+        criterion = readiness_engine.REGISTRY.get(setting.code) if setting is not None else None
+        return criterion, (criterion.targets if criterion else {})
+
+    @admin.display(description=_("name"))
+    def criterion_label(self, setting):
+        criterion, _declared = self._declared_targets(setting)
+        return criterion.label if criterion else "—"
+
+    @admin.display(description=_("targets"))
+    def target_values(self, setting):
+        criterion, declared = self._declared_targets(setting)
+        if not declared:
+            return "—"
+        values = criterion.resolve_targets(setting.targets)
+        return "; ".join(f"{target.label}: {grouped(values[name], 2)}" for name, target in declared.items())
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        criterion, declared = self._declared_targets(obj)
+        names = {TARGET_FIELD.format(name) for name in declared}
+        if kwargs.get("fields"):
+            kwargs["fields"] = [field for field in kwargs["fields"] if field not in names]
+        form_class = super().get_form(request, obj, change=change, **kwargs)
+        if not declared:
+            return form_class
+        values = criterion.resolve_targets(obj.targets)
+        extra = {
+            TARGET_FIELD.format(name): forms.DecimalField(
+                label=target.label,
+                min_value=target.minimum,
+                max_value=target.maximum,
+                initial=values[name],
+                help_text=_("Default: %(default)s.") % {"default": grouped(target.default, 2)},
+            )
+            for name, target in declared.items()
+        }
+        return type(form_class.__name__, (form_class,), extra)
+
+    def _service_data(self, form, *, change: bool) -> dict:
+        data = super()._service_data(form, change=change)
+        _criterion, declared = self._declared_targets(form.instance)
+        changed = {
+            name: form.cleaned_data[TARGET_FIELD.format(name)]
+            for name in declared
+            if TARGET_FIELD.format(name) in form.changed_data
+        }
+        if changed:
+            data["targets"] = {**form.instance.targets, **{name: str(value) for name, value in changed.items()}}
+        return data
 
     def has_add_permission(self, request):
         return False  # one row per registered criterion, created after migrate

@@ -3,20 +3,23 @@
 Each service validates the row (`full_clean`, which includes the named database constraints) and the domain rules
 of DESIGN §3 that span rows or need geometry, saves only what changed, and records who changed it (the history
 row). Rules that look at several rows (overlaps, totals, GFA caps) run while the row they hang on is locked
-(`select_for_update`), so two planners saving at once cannot together break a rule each would pass alone.
+(`select_for_update`), so two planners saving at once cannot together break a rule each would pass alone. Before
+a phase, parcel, facility, facility type or utility capacity is changed or deleted, the rules other apps hold on it
+(`planning.guards`: allocations, commitments, EOIs) are asked under the same lock.
 
 A refusal is a `django.core.exceptions.ValidationError` keyed by field, whose message names the rule and the
 numbers; an edit based on a stale version raises `innopole.services.ConflictError`.
 """
 
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from decimal import Decimal
 from typing import Any
 
 from django.core.cache import cache
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils import timezone
@@ -32,7 +35,7 @@ from innopole.services import (
     update_record,
 )
 
-from . import geometry
+from . import geometry, guards
 from .models import (
     Campus,
     Facility,
@@ -87,6 +90,7 @@ def _check_campus(campus: Campus) -> None:
         boundary = geometry.parse_polygon(campus.boundary)
     except ValidationError as error:
         raise ValidationError({"boundary": error.messages}) from None
+    campus.boundary = geometry.to_geojson(boundary)  # stored normalised (winding, precision, closed rings)
     if campus.pk is None:
         return
     errors: dict[str, list[str]] = {}
@@ -159,10 +163,12 @@ def phase_update(*, phase: Phase, actor, expected_version: int | None = None, **
     phase = lock_for_update(phase, expected_version=expected_version)
     if "campus" in changes and changes["campus"] != phase.campus and phase.parcels.exists():
         raise ValidationError({"campus": _("A phase with parcels cannot move to another campus.")})
+    old, new = guards.changes_of(phase, changes)
     changed = apply_changes(phase, changes, editable=PHASE_FIELDS)
     if not changed:
         return phase
     _clean(phase)
+    guards.enforce(guards.PHASE_CHANGE, row=phase, old=old, new=new)
     save_audited(phase, actor=actor, update_fields=changed)
     readiness_mark_stale(phase_ids=[phase.pk])
     return phase
@@ -170,17 +176,59 @@ def phase_update(*, phase: Phase, actor, expected_version: int | None = None, **
 
 @transaction.atomic
 def phase_delete(*, phase: Phase, actor) -> None:
+    """Remove a phase that has no parcels, with its utility capacity and milestones (each with a history row).
+
+    Utility capacity and milestones belong to the phase and go with it, but explicitly and audited, not by a silent
+    database cascade; the guards are asked for the phase and for each utility. A milestone that a milestone of
+    another phase waits for keeps the phase: deleting it would silently change that phase's plan.
+    """
     phase = lock_for_update(phase)
+    refusals = []
     count = phase.parcels.count()
     if count:
-        raise ValidationError(
-            ngettext(
-                "%(phase)s still has %(count)s parcel; move it to another phase or to the reserve first.",
-                "%(phase)s still has %(count)s parcels; move them to another phase or to the reserve first.",
-                count,
+        refusals.append(
+            guards.Refusal(
+                ngettext(
+                    "%(phase)s still has %(count)s parcel; move it to another phase or to the reserve first.",
+                    "%(phase)s still has %(count)s parcels; move them to another phase or to the reserve first.",
+                    count,
+                )
+                % {"phase": phase.name, "count": count}
             )
-            % {"phase": phase.name, "count": count}
         )
+    waiting = (
+        Milestone.predecessors.through.objects.filter(to_milestone__phase=phase)
+        .exclude(from_milestone__phase=phase)
+        .select_related("from_milestone__phase", "to_milestone")
+        .order_by("from_milestone_id", "to_milestone_id")
+    )
+    if waiting:
+        pairs = [
+            _("%(successor)s (%(phase)s) waits for %(predecessor)s")
+            % {
+                "successor": edge.from_milestone,
+                "phase": edge.from_milestone.phase.name,
+                "predecessor": edge.to_milestone,
+            }
+            for edge in waiting
+        ]
+        refusals.append(
+            guards.Refusal(
+                _("%(phase)s has milestones that other phases depend on: %(pairs)s. Change those predecessors first.")
+                % {"phase": phase.name, "pairs": guards.listing(pairs)}
+            )
+        )
+    refusals += guards.check(guards.PHASE_DELETE, row=phase)
+    utilities = list(UtilityCapacity.objects.select_for_update().filter(phase=phase).order_by("pk"))
+    for utility in utilities:
+        refusals += guards.check(guards.UTILITY_DELETE, row=utility)
+    if refusals:
+        raise guards.as_error(refusals)
+    reason = _("Phase %(phase)s deleted") % {"phase": phase.name}
+    for utility in utilities:
+        delete_audited(utility, actor=actor, reason=reason)
+    for milestone in Milestone.objects.select_for_update().filter(phase=phase).order_by("pk"):
+        delete_audited(milestone, actor=actor, reason=reason)
     delete_audited(phase, actor=actor)
 
 
@@ -215,7 +263,7 @@ def refresh_computed_area(parcel: Parcel):
         polygon = geometry.parse_polygon(parcel.geometry)
     except ValidationError as error:
         raise ValidationError({"geometry": error.messages}) from None
-    parcel.geometry = {"type": "Polygon", "coordinates": parcel.geometry["coordinates"]}
+    parcel.geometry = geometry.to_geojson(polygon)  # stored normalised (winding, precision, closed rings)
     parcel.computed_area_m2 = geometry.area_m2(polygon)
     return polygon
 
@@ -297,25 +345,39 @@ def parcel_update(*, parcel: Parcel, actor, expected_version: int | None = None,
     changes.pop("campus", None)
     lock_for_update(parcel.campus)
     parcel = lock_for_update(parcel, expected_version=expected_version)
+    _parcel_apply(parcel, changes, actor=actor)
+    return parcel
+
+
+def _parcel_apply(parcel: Parcel, changes: dict[str, Any], *, actor) -> list[str]:
+    """Apply and save changes to a locked parcel (its campus locked too) after its rules and the guards."""
     old_phase_id = parcel.phase_id
+    old, new = guards.changes_of(parcel, changes)
     changed = apply_changes(parcel, changes, editable=PARCEL_FIELDS)
     if not changed:
-        return parcel
+        return changed
     polygon = refresh_computed_area(parcel)
     if "geometry" in changed:
         changed.append("computed_area_m2")
     _clean(parcel)
     _check_parcel_in_plan(parcel, polygon)
+    guards.enforce(guards.PARCEL_CHANGE, row=parcel, old=old, new=new)
     save_audited(parcel, actor=actor, update_fields=changed)
     readiness_mark_stale(phase_ids=[old_phase_id, parcel.phase_id])
-    return parcel
+    return changed
 
 
 @transaction.atomic
 def parcel_delete(*, parcel: Parcel, actor) -> None:
-    """Remove a parcel and the facilities planned on it."""
+    """Remove a parcel and the facilities planned on it; the guards are asked for the parcel and each facility."""
     parcel = lock_for_update(parcel)
-    for facility in parcel.facilities.all():
+    facilities = list(Facility.objects.select_for_update().filter(parcel=parcel).order_by("pk"))
+    refusals = guards.check(guards.PARCEL_DELETE, row=parcel)
+    for facility in facilities:
+        refusals += guards.check(guards.FACILITY_DELETE, row=facility)
+    if refusals:
+        raise guards.as_error(refusals)
+    for facility in facilities:
         delete_audited(facility, actor=actor, reason=_("Parcel %(code)s deleted") % {"code": parcel.code})
     delete_audited(parcel, actor=actor)
     readiness_mark_stale(phase_ids=[parcel.phase_id])
@@ -346,31 +408,37 @@ def facility_type_create(*, actor, **fields: Any) -> FacilityType:
 def facility_type_update(
     *, facility_type: FacilityType, actor, expected_version: int | None = None, **changes: Any
 ) -> FacilityType:
-    facility_type, changed = update_record(
-        facility_type,
-        actor=actor,
-        changes=changes,
-        editable=FACILITY_TYPE_FIELDS,
-        expected_version=expected_version,
-    )
-    if changed:
-        readiness_mark_stale(phase_ids=phases_using_type(facility_type))
+    facility_type = lock_for_update(facility_type, expected_version=expected_version)
+    old, new = guards.changes_of(facility_type, changes)
+    changed = apply_changes(facility_type, changes, editable=FACILITY_TYPE_FIELDS)
+    if not changed:
+        return facility_type
+    _clean(facility_type)
+    guards.enforce(guards.FACILITY_TYPE_CHANGE, row=facility_type, old=old, new=new)
+    save_audited(facility_type, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=phases_using_type(facility_type))
     return facility_type
 
 
 @transaction.atomic
 def facility_type_delete(*, facility_type: FacilityType, actor) -> None:
     facility_type = lock_for_update(facility_type)
+    refusals = []
     count = facility_type.facilities.count()
     if count:
-        raise ValidationError(
-            ngettext(
-                "%(type)s is used by %(count)s facility; change its type first.",
-                "%(type)s is used by %(count)s facilities; change their type first.",
-                count,
+        refusals.append(
+            guards.Refusal(
+                ngettext(
+                    "%(type)s is used by %(count)s facility; change its type first.",
+                    "%(type)s is used by %(count)s facilities; change their type first.",
+                    count,
+                )
+                % {"type": facility_type.name, "count": count}
             )
-            % {"type": facility_type.name, "count": count}
         )
+    refusals += guards.check(guards.FACILITY_TYPE_DELETE, row=facility_type)
+    if refusals:
+        raise guards.as_error(refusals)
     delete_audited(facility_type, actor=actor)
 
 
@@ -419,13 +487,17 @@ def facility_update(*, facility: Facility, actor, expected_version: int | None =
     # Lock every parcel the facility touches (old and new), in id order so two moves cannot deadlock.
     parcel_ids = sorted({facility.parcel_id, getattr(changes.get("parcel"), "pk", facility.parcel_id)})
     list(Parcel.objects.select_for_update().filter(pk__in=parcel_ids).order_by("pk").values_list("pk", flat=True))
+    # The facility's row lock is the one allocation writes take (tenants.services), so the guards see every
+    # allocation committed before and none can be signed against the old GFA until this change commits.
     facility = lock_for_update(facility, expected_version=expected_version)
     old_phase_id = facility.parcel.phase_id
+    old, new = guards.changes_of(facility, changes)
     changed = apply_changes(facility, changes, editable=FACILITY_FIELDS)
     if not changed:
         return facility
     _clean(facility)
     _check_gfa_cap(facility)
+    guards.enforce(guards.FACILITY_CHANGE, row=facility, old=old, new=new)
     save_audited(facility, actor=actor, update_fields=changed)
     readiness_mark_stale(phase_ids=[old_phase_id, facility.parcel.phase_id])
     return facility
@@ -434,8 +506,117 @@ def facility_update(*, facility: Facility, actor, expected_version: int | None =
 @transaction.atomic
 def facility_delete(*, facility: Facility, actor) -> None:
     facility = lock_for_update(facility)
+    guards.enforce(guards.FACILITY_DELETE, row=facility)
     delete_audited(facility, actor=actor)
     readiness_mark_stale(phase_ids=[facility.parcel.phase_id])
+
+
+@dataclasses.dataclass
+class Programme:
+    """What `parcel_programme_update` did: the parcel, and the facilities created, changed (with the fields) and
+    deleted."""
+
+    parcel: Parcel
+    created: list[Facility] = dataclasses.field(default_factory=list)
+    changed: list[tuple[Facility, list[str]]] = dataclasses.field(default_factory=list)
+    deleted: list[Facility] = dataclasses.field(default_factory=list)
+
+
+def _named(facility: Facility, error: ValidationError) -> list[str]:
+    return [_("%(facility)s: %(message)s") % {"facility": facility.name or "—", "message": m} for m in error.messages]
+
+
+@transaction.atomic
+def parcel_programme_update(
+    *,
+    parcel: Parcel,
+    actor,
+    expected_version: int | None = None,
+    parcel_changes: Mapping[str, Any] | None = None,
+    create: Iterable[Mapping[str, Any]] = (),
+    update: Iterable[tuple[Facility, Mapping[str, Any]]] = (),
+    delete: Iterable[Facility] = (),
+) -> Programme:
+    """Change a parcel's programme (its facilities, and the parcel itself if `parcel_changes`) as one change set.
+
+    `create` holds the fields of new facilities, `update` (facility, changes) pairs, `delete` facilities, all on
+    this parcel (a facility moves to another parcel with `facility_update`). Everything is applied under the
+    parcel's lock and the locks of the facilities changed or deleted (the lock allocation writes take); the guards
+    are asked for every facility changed or deleted; the GFA cap is checked once, on the result. So swapping two
+    facilities' GFA on a parcel at its cap is one valid change, whichever comes first. Every refusal found is
+    raised in one ValidationError, and then nothing is saved.
+    """
+    lock_for_update(parcel.campus)
+    parcel = lock_for_update(parcel, expected_version=expected_version)
+    update = [(facility, dict(changes)) for facility, changes in update]
+    delete = list(delete)
+    ids = [facility.pk for facility, _changes in update] + [facility.pk for facility in delete]
+    if len(set(ids)) != len(ids):
+        raise ValidationError(_("A change set may change or delete each facility only once."))
+    locked = {f.pk: f for f in Facility.objects.select_for_update().filter(pk__in=ids).order_by("pk")}
+    strangers = sorted(
+        str(facility)
+        for facility in [*(facility for facility, _changes in update), *delete]
+        if facility.pk not in locked or locked[facility.pk].parcel_id != parcel.pk
+    )
+    if strangers:
+        raise ValidationError(
+            _("These facilities are not on parcel %(code)s: %(names)s.")
+            % {"code": parcel.code, "names": ", ".join(strangers)}
+        )
+
+    problems: list[str] = []
+    refusals: list[guards.Refusal] = []
+    programme = Programme(parcel=parcel)
+    for facility in delete:
+        row = locked[facility.pk]
+        refusals += guards.check(guards.FACILITY_DELETE, row=row)
+        programme.deleted.append(row)
+    for facility, changes in update:
+        row = locked[facility.pk]
+        old, new = guards.changes_of(row, changes)
+        try:
+            changed = apply_changes(row, changes, editable=FACILITY_FIELDS - {"parcel"})
+            if changed:
+                _clean(row)
+        except ValidationError as error:
+            problems += _named(row, error)
+            continue
+        if changed:
+            refusals += guards.check(guards.FACILITY_CHANGE, row=row, old=old, new=new)
+            programme.changed.append((row, changed))
+    for fields in create:
+        row = Facility(parcel=parcel)
+        try:
+            apply_changes(row, fields, editable=FACILITY_FIELDS - {"parcel"})
+            _clean(row)
+        except ValidationError as error:
+            problems += _named(row, error)
+            continue
+        programme.created.append(row)
+    if problems or refusals:
+        errors: dict[str, list[str]] = {NON_FIELD_ERRORS: problems} if problems else {}
+        for refusal in refusals:
+            errors.setdefault(refusal.field or NON_FIELD_ERRORS, []).append(refusal.message)
+        raise ValidationError(errors)
+
+    phase_ids = [parcel.phase_id]
+    for row in programme.deleted:
+        delete_audited(row, actor=actor)
+    for row, changed in programme.changed:
+        save_audited(row, actor=actor, update_fields=changed)
+    for row in programme.created:
+        save_audited(row, actor=actor)
+    if parcel_changes:
+        _parcel_apply(parcel, dict(parcel_changes), actor=actor)  # checks the cap against the saved facilities
+    phase_ids.append(parcel.phase_id)
+    gfa = parcel.facilities.aggregate(total=Sum("gfa_m2"))["total"] or Decimal(0)
+    if gfa > parcel.gfa_cap_m2:
+        raise ValidationError(
+            _("Parcel %(code)s: %(message)s") % {"code": parcel.code, "message": gfa_cap_message(parcel, gfa)}
+        )
+    readiness_mark_stale(phase_ids=phase_ids)
+    return programme
 
 
 # --- utility capacity -------------------------------------------------------------------------------------------
@@ -456,10 +637,12 @@ def utility_capacity_update(
 ) -> UtilityCapacity:
     utility = lock_for_update(utility, expected_version=expected_version)
     old_phase_id = utility.phase_id
+    old, new = guards.changes_of(utility, changes)
     changed = apply_changes(utility, changes, editable=UTILITY_FIELDS)
     if not changed:
         return utility
     _clean(utility)
+    guards.enforce(guards.UTILITY_CHANGE, row=utility, old=old, new=new)
     save_audited(utility, actor=actor, update_fields=changed)
     readiness_mark_stale(phase_ids=[old_phase_id, utility.phase_id])
     return utility
@@ -468,6 +651,7 @@ def utility_capacity_update(
 @transaction.atomic
 def utility_capacity_delete(*, utility: UtilityCapacity, actor) -> None:
     utility = lock_for_update(utility)
+    guards.enforce(guards.UTILITY_DELETE, row=utility)
     delete_audited(utility, actor=actor)
     readiness_mark_stale(phase_ids=[utility.phase_id])
 
@@ -693,14 +877,54 @@ def readiness_sweep(*, kind: str, on_progress=None) -> int:
     return len(ids)
 
 
-SETTING_FIELDS = {"enabled", "weight", "is_gate", "pass_threshold", "at_risk_threshold"}
+SETTING_FIELDS = {"enabled", "weight", "is_gate", "pass_threshold", "at_risk_threshold", "targets"}
+
+
+def _clean_targets(code: str, targets: Any) -> dict[str, str]:
+    """A criterion's targets checked against what it declares, stored as text decimals (exact in JSON)."""
+    from . import readiness
+
+    criterion = readiness.REGISTRY.get(code)
+    declared = criterion.targets if criterion else {}
+    if not isinstance(targets, dict):
+        raise ValidationError({"targets": _('Targets are given by name, for example {"occupancy_pct": "30"}.')})
+    unknown = sorted(set(targets) - set(declared))
+    if unknown:
+        raise ValidationError(
+            {
+                "targets": _("Criterion %(code)s has no target %(names)s; its targets are: %(known)s.")
+                % {"code": code, "names": ", ".join(unknown), "known": ", ".join(declared) or "—"}
+            }
+        )
+    cleaned = {}
+    for name, value in targets.items():
+        target = declared[name]
+        try:
+            number = Decimal(str(value))
+        except ArithmeticError:
+            number = None
+        if number is None or not number.is_finite() or not target.minimum <= number <= target.maximum:
+            raise ValidationError(
+                {
+                    "targets": _("The target “%(label)s” must be a number from %(minimum)s to %(maximum)s.")
+                    % {"label": target.label, "minimum": target.minimum, "maximum": target.maximum}
+                }
+            )
+        cleaned[name] = format(number.normalize(), "f")  # "30", "27.5": not "3E+1"
+    return cleaned
 
 
 @transaction.atomic
 def readiness_setting_update(
     *, setting: ReadinessCriterionSetting, actor, expected_version: int | None = None, **changes: Any
 ) -> ReadinessCriterionSetting:
-    """Change a criterion's weight, gate or thresholds; every phase's readiness is then stale."""
+    """Change a criterion's weight, gate, thresholds or targets; every phase's readiness is then stale.
+
+    The new setting is part of every phase's fingerprint, so the recompute the staleness queues stores a new
+    snapshot with the new score.
+    """
+    if "targets" in changes:
+        changes["targets"] = _clean_targets(setting.code, changes["targets"])
     setting, changed = update_record(
         setting, actor=actor, changes=changes, editable=SETTING_FIELDS, expected_version=expected_version
     )
@@ -711,6 +935,7 @@ def readiness_setting_update(
 
 @transaction.atomic
 def readiness_policy_update(*, policy: ReadinessPolicy, actor, expected_version: int | None = None, **changes: Any):
+    """Change the overall readiness policy; every phase's readiness is then stale (the policy is in the fingerprint)."""
     policy, changed = update_record(
         policy, actor=actor, changes=changes, editable={"ready_score"}, expected_version=expected_version
     )

@@ -7,4 +7,13 @@ class TenantsConfig(AppConfig):
     verbose_name = _("Tenants")
 
     def ready(self) -> None:
-        from . import demo, readiness  # noqa: F401  (register the demo loader and the readiness criterion)
+        from planning.readiness import register
+
+        from . import demo  # noqa: F401  (registers the demo loader)
+        from .readiness import DemandCriterion
+
+        register(DemandCriterion())
+
+        from . import guards
+
+        guards.register()  # the rules planning asks before a plan row is shrunk, moved or deleted

@@ -9,8 +9,12 @@ from django.test.utils import CaptureQueriesContext
 
 from planning import services
 from planning.models import Facility, Parcel
+from tenants.models import SpaceAllocation
 from tests.admin_helpers import form_data
 from tests.factories import (
+    AllocationFactory,
+    CommitmentFactory,
+    EOIFactory,
     FacilityFactory,
     FacilityTypeFactory,
     MilestoneFactory,
@@ -209,3 +213,260 @@ def test_a_new_parcel_with_facilities_over_its_cap_is_refused_on_the_form(admin_
     formset = response.context["inline_admin_formsets"][0].formset
     assert "exceeds the cap of 10,000 m²" in " ".join(formset.non_form_errors())
     assert not Parcel.objects.filter(code="ADM-2").exists()
+
+
+# --- readiness read by people, numbers with units (issue 7) -------------------------------------------------------
+
+
+@pytest.fixture(autouse=True)
+def _default_language_afterwards():
+    """A request in Chinese leaves Chinese active in this thread (LocaleMiddleware): later tests expect English."""
+    yield
+    from django.utils import translation
+
+    translation.deactivate()
+
+
+def _at_risk_phase():
+    """A phase whose land gate fails (blocked) and one overdue milestone, with a computed snapshot."""
+    import datetime
+
+    from django.utils import timezone
+
+    parcel = ParcelFactory(land_status="not_transferred")
+    MilestoneFactory(
+        phase=parcel.phase, kind="site_handover", title="", planned_date=timezone.localdate() - datetime.timedelta(9)
+    )
+    snapshot = services.readiness_recompute(phase=parcel.phase)
+    return parcel, snapshot
+
+
+def test_the_snapshot_page_reads_like_the_api_in_the_reader_s_language(admin_client):
+    from django.utils import timezone
+
+    _parcel, snapshot = _at_risk_phase()
+    url = f"/admin/planning/readinesssnapshot/{snapshot.pk}/change/"
+
+    english = admin_client.get(url).content.decode()
+    chinese = admin_client.get(url, HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
+
+    assert "%(" not in english and "%(" not in chinese  # no message templates, no raw JSON
+    assert "is not transferred and no handover is scheduled" in english
+    assert "Site handover was due on" in english
+    assert f"{round(snapshot.score * 100):.0f} %" in english  # the score as a percentage
+    assert "Land" in english and "Failed" in english
+    assert "土地" in chinese and "is not transferred" not in chinese
+    # The title and breadcrumb give the time in Hong Kong, as the body does (not UTC).
+    local = timezone.localtime(snapshot.computed_at).strftime("%H:%M")
+    title = english.split("<title>")[1].split("</title>")[0]
+    assert local in title
+
+
+def test_the_phase_list_shows_readiness_as_a_percentage(admin_client):
+    parcel, snapshot = _at_risk_phase()
+    services.readiness_setting_update(
+        setting=services.ReadinessCriterionSetting.objects.get(code="land"), actor=None, is_gate=False
+    )
+    snapshot = services.readiness_recompute(phase=parcel.phase)
+
+    content = admin_client.get("/admin/planning/phase/").content.decode()
+
+    assert f"At risk ({round(snapshot.score * 100):.0f} %)" in content
+    assert str(snapshot.score) not in content  # not "0.620000000000000"
+
+
+def test_the_phase_page_shows_its_current_readiness(admin_client):
+    parcel, snapshot = _at_risk_phase()
+    services.parcel_update(parcel=parcel, actor=None, lot_ref="Lot 12")  # marks the phase stale
+
+    content = admin_client.get(f"/admin/planning/phase/{parcel.phase_id}/change/").content.decode()
+
+    assert "Blocked" in content and f"{round(snapshot.score * 100):.0f} %" in content
+    assert "is not transferred and no handover is scheduled" in content
+    assert "stale: a recompute is pending" in content
+    assert "computed " in content
+
+
+def test_the_milestone_list_marks_only_overdue_milestones(admin_client):
+    import datetime
+
+    from django.utils import timezone
+
+    phase = PhaseFactory()
+    MilestoneFactory(phase=phase, planned_date=timezone.localdate() - datetime.timedelta(days=3))
+    for days in (10, 20, 30):
+        MilestoneFactory(phase=phase, planned_date=timezone.localdate() + datetime.timedelta(days=days))
+
+    content = admin_client.get("/admin/planning/milestone/").content.decode()
+
+    assert content.count('class="badge badge-overdue"') == 1
+    assert "icon-no" not in content and "icon-yes" not in content  # no red ✖ on the milestones that are on time
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hant"])
+def test_facility_gfa_and_capacity_show_separators_and_units(admin_client, language):
+    facility_type = FacilityTypeFactory(capacity_unit="MW IT load")
+    FacilityFactory(facility_type=facility_type, gfa_m2=Decimal("30000.00"), capacity=Decimal("2.00"))
+
+    content = admin_client.get("/admin/planning/facility/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert "30,000 m²" in content and "30000" not in content
+    assert "2 MW IT load" in content
+
+
+def test_readiness_targets_are_edited_in_the_admin_and_mark_every_phase_stale(admin_client):
+    from planning.models import Phase, ReadinessCriterionSetting
+
+    phase = ParcelFactory().phase
+    services.readiness_recompute(phase=phase)
+    setting = ReadinessCriterionSetting.objects.get(code="demand")
+    url = f"/admin/planning/readinesscriterionsetting/{setting.pk}/change/"
+    page = admin_client.get(url)
+    assert "Share of the phase" in page.content.decode()
+    data = form_data(page)
+    assert data["target_spoken_for_pct"] == "50"
+    data["target_spoken_for_pct"] = "40"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    assert ReadinessCriterionSetting.objects.get(pk=setting.pk).targets == {"spoken_for_pct": "40"}
+    assert Phase.objects.get(pk=phase.pk).readiness_stale
+    data["target_spoken_for_pct"] = "0"
+    refused = admin_client.post(url, data)
+    assert refused.status_code == 200 and "target_spoken_for_pct" in refused.context["adminform"].form.errors
+
+
+def test_favicon_answers_without_sign_in(client):
+    response = client.get("/favicon.ico")
+    assert response.status_code == 302 and response["Location"].endswith("favicon.svg")
+    assert 'rel="icon"' in client.get("/accounts/login/").content.decode()
+
+
+# --- the parcel's facilities as one change set (planning.services.parcel_programme_update) ---------------------
+
+
+def test_swapping_two_facilities_gfa_at_the_cap_saves_both(admin_client, staff_user):
+    parcel = ParcelFactory(surveyed_area_m2=Decimal("9000"), max_plot_ratio=Decimal("5"))  # cap 45,000 m²
+    FacilityFactory(parcel=parcel, name="A", gfa_m2=Decimal("5000"))
+    FacilityFactory(parcel=parcel, name="B", gfa_m2=Decimal("40000"))
+    url = f"/admin/planning/parcel/{parcel.pk}/change/"
+    data = form_data(admin_client.get(url))
+    assert (data["facilities-0-name"], data["facilities-1-name"]) == ("A", "B")
+    data["facilities-0-gfa_m2"], data["facilities-1-gfa_m2"] = "40000", "5000"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302
+    assert dict(parcel.facilities.values_list("name", "gfa_m2")) == {"A": Decimal("40000"), "B": Decimal("5000")}
+    assert {f.history.first().history_user for f in parcel.facilities.all()} == {staff_user}
+
+
+def test_raising_the_plot_ratio_and_a_facility_together_is_one_valid_change(admin_client):
+    parcel = ParcelFactory(surveyed_area_m2=Decimal("9000"), max_plot_ratio=Decimal("5"))
+    FacilityFactory(parcel=parcel, name="Tower", gfa_m2=Decimal("45000"))
+    url = f"/admin/planning/parcel/{parcel.pk}/change/"
+    data = form_data(admin_client.get(url))
+    data["max_plot_ratio"], data["facilities-0-gfa_m2"] = "6", "54000"
+
+    assert admin_client.post(url, data).status_code == 302
+    assert Facility.objects.get(name="Tower").gfa_m2 == Decimal("54000")
+
+
+def test_an_inline_change_another_app_refuses_is_a_form_error_and_nothing_is_saved(admin_client):
+    parcel = ParcelFactory(surveyed_area_m2=Decimal("9000"), max_plot_ratio=Decimal("5"))
+    hall = FacilityFactory(parcel=parcel, name="Hall", gfa_m2=Decimal("8000"))
+    AllocationFactory(facility=hall, gfa_m2=Decimal("8000"), status=SpaceAllocation.Status.SIGNED)
+    url = f"/admin/planning/parcel/{parcel.pk}/change/"
+    data = form_data(admin_client.get(url))
+    data["lot_ref"] = "DD 1 Lot 2"
+    data["facilities-0-gfa_m2"] = "100"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    errors = " ".join(response.context["inline_admin_formsets"][0].formset.non_form_errors())
+    assert "Facility Hall: GFA 100 m² is below the 8,000 m² already signed or occupied" in errors
+    hall.refresh_from_db()
+    parcel.refresh_from_db()
+    assert hall.gfa_m2 == Decimal("8000") and parcel.lot_ref != "DD 1 Lot 2"
+
+
+def test_deleting_an_inline_facility_with_space_allocated_is_a_form_error(admin_client):
+    parcel = ParcelFactory()
+    hall = FacilityFactory(parcel=parcel, name="Hall")
+    AllocationFactory(facility=hall, status=SpaceAllocation.Status.OCCUPIED)
+    url = f"/admin/planning/parcel/{parcel.pk}/change/"
+    data = form_data(admin_client.get(url))
+    data["facilities-0-DELETE"] = "on"
+
+    response = admin_client.post(url, data)
+
+    # The admin's inline refuses a protected row itself (before our change set runs): a form error naming it.
+    assert response.status_code == 200
+    errors = " ".join(response.context["inline_admin_formsets"][0].formset.non_form_errors())
+    assert "Deleting facility Hall would require deleting" in errors and "space allocation" in errors
+    assert Facility.objects.filter(pk=hall.pk).exists()
+
+
+def test_deleting_a_parcel_with_a_commitment_in_the_admin_is_refused_naming_it(admin_client):
+    parcel = ParcelFactory()
+    commitment = CommitmentFactory(parcel=parcel)
+
+    response = admin_client.post(f"/admin/planning/parcel/{parcel.pk}/delete/", {"post": "yes"}, follow=True)
+
+    content = response.content.decode()
+    assert response.status_code == 200 and "Cannot delete parcel" in content and str(commitment) in content
+    assert Parcel.objects.filter(pk=parcel.pk).exists()
+
+
+def test_deleting_a_parcel_an_eoi_asks_for_in_the_admin_shows_the_refusal(admin_client):
+    """Not a database PROTECT (the preference would be cleared): the guard's refusal, shown as a message."""
+    parcel = ParcelFactory(code="P9-Z")
+    eoi = EOIFactory(preferred_phase=parcel.phase, preferred_parcel=parcel, status="submitted")
+
+    response = admin_client.post(f"/admin/planning/parcel/{parcel.pk}/delete/", {"post": "yes"}, follow=True)
+
+    content = response.content.decode()
+    assert response.status_code == 200
+    assert "Cannot delete parcel" in content
+    assert f"Parcel P9-Z cannot be deleted: 1 EOI still in play asks for it (EOI {eoi.reference}" in content
+    assert "deleted successfully" not in content
+    assert Parcel.objects.filter(pk=parcel.pk).exists()
+
+
+def test_a_new_parcel_with_its_facilities_is_saved_in_one_go(admin_client, staff_user):
+    phase = PhaseFactory()
+    office = FacilityTypeFactory()
+    response = admin_client.post(
+        "/admin/planning/parcel/add/",
+        {
+            "campus": phase.campus_id,
+            "phase": phase.pk,
+            "code": "ADM-3",
+            "geometry": json.dumps(grid_square(9)),
+            "zoning": "OU(I&T)",
+            "max_plot_ratio": "1",
+            "max_site_coverage_pct": "60",
+            "max_building_height_mpd": "90",
+            "land_status": "not_transferred",
+            "facilities-TOTAL_FORMS": "2",
+            "facilities-INITIAL_FORMS": "0",
+            **{
+                f"facilities-{i}-{name}": value
+                for i, building in enumerate(["East", "West"])
+                for name, value in {
+                    "name": building,
+                    "facility_type": office.pk,
+                    "gfa_m2": "5000",
+                    "status": "concept",
+                    "delivery_model": "ppp",
+                }.items()
+            },
+        },
+    )
+
+    assert response.status_code == 302
+    parcel = Parcel.objects.get(code="ADM-3")
+    assert sorted(parcel.facilities.values_list("name", flat=True)) == ["East", "West"]
+    assert {f.history.get().history_user for f in parcel.facilities.all()} == {staff_user}
