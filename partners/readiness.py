@@ -1,4 +1,7 @@
-"""The partners' readiness criterion: how firmly partners have committed to the phase (registered in ready())."""
+"""The partners' readiness criterion: how firmly partners have committed to the phase.
+
+Registered by `PartnersConfig.ready()`; its targets are editable in the criterion's setting.
+"""
 
 from decimal import Decimal
 
@@ -6,7 +9,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
 from planning.models import Phase
-from planning.readiness import Criterion, Evaluation, fmt, register, say
+from planning.readiness import Criterion, Evaluation, Target, fmt, fmt_target, say
 
 from .selectors import with_capital_cover
 
@@ -14,8 +17,8 @@ from .selectors import with_capital_cover
 class CommitmentsCriterion(Criterion):
     """Probability-weighted occupancy GFA against the phase's lettable GFA, and weighted capital against capex.
 
-    The score is the lower of the two covers, each against its target share (occupancy 30 %, capital 25 %, capped
-    at 1), so one cannot make up for the other: a developer and a tenant are different promises.
+    The score is the lower of the two covers, each against its target share (by default occupancy 30 %, capital
+    25 %; capped at 1), so one cannot make up for the other: a developer and a tenant are different promises.
     """
 
     code = "commitments"
@@ -23,10 +26,14 @@ class CommitmentsCriterion(Criterion):
     default_weight = Decimal("2")
     default_pass = Decimal("1")
     default_at_risk = Decimal("0.25")
-    OCCUPANCY_TARGET = Decimal("30")  # % of lettable GFA pre-committed
-    CAPITAL_TARGET = Decimal("25")  # % of capex covered
+    targets = {
+        "occupancy_pct": Target(Decimal("30"), _("Pre-committed share of lettable GFA (%)")),
+        "capital_pct": Target(Decimal("25"), _("Share of capex covered by partner capital (%)")),
+    }
 
-    def evaluate(self, phases, today):
+    def evaluate(self, phases, today, targets=None):
+        targets = targets or self.resolve_targets(None)
+        occupancy_target, capital_target = targets["occupancy_pct"], targets["capital_pct"]
         queryset = with_capital_cover(Phase.objects.filter(pk__in=[p.pk for p in phases]), percentages=False)
         rows = {p.pk: p for p in queryset}
         results = {}
@@ -34,8 +41,8 @@ class CommitmentsCriterion(Criterion):
             row = rows[phase.pk]
             occupancy = row.weighted_occupancy_gfa_m2 * 100 / row.lettable_gfa_m2 if row.lettable_gfa_m2 else Decimal(0)
             capital = row.weighted_capital_hkd_m * 100 / row.capex_hkd_m if row.capex_hkd_m else Decimal(0)
-            occupancy_score = min(Decimal(1), occupancy / self.OCCUPANCY_TARGET)
-            capital_score = min(Decimal(1), capital / self.CAPITAL_TARGET) if row.capex_hkd_m else Decimal(1)
+            occupancy_score = min(Decimal(1), occupancy / occupancy_target)
+            capital_score = min(Decimal(1), capital / capital_target) if row.capex_hkd_m else Decimal(1)
             reasons = [
                 say(
                     gettext_noop(
@@ -45,7 +52,7 @@ class CommitmentsCriterion(Criterion):
                     pct=fmt(occupancy),
                     weighted=fmt(row.weighted_occupancy_gfa_m2, 0),
                     lettable=fmt(row.lettable_gfa_m2, 0),
-                    target=fmt(self.OCCUPANCY_TARGET, 0),
+                    target=fmt_target(occupancy_target),
                 ),
                 say(
                     gettext_noop(
@@ -55,7 +62,7 @@ class CommitmentsCriterion(Criterion):
                     capital=fmt(row.weighted_capital_hkd_m),
                     pct=fmt(capital),
                     capex=fmt(row.capex_hkd_m, 0),
-                    target=fmt(self.CAPITAL_TARGET, 0),
+                    target=fmt_target(capital_target),
                 ),
             ]
             inputs = {
@@ -66,6 +73,3 @@ class CommitmentsCriterion(Criterion):
             }
             results[phase.pk] = Evaluation(float(min(occupancy_score, capital_score)), reasons, inputs)
         return results
-
-
-register(CommitmentsCriterion())

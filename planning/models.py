@@ -9,6 +9,7 @@ from decimal import Decimal
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
+from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
@@ -463,6 +464,9 @@ class Milestone(VersionedModel):
 
     objects = MilestoneQuerySet.as_manager()
 
+    # Done on that day: not after today (innopole.models).
+    past_date_fields = ("actual_date",)
+
     class Meta:
         ordering = ["phase__number", "planned_date", "id"]
         verbose_name = _("milestone")
@@ -523,7 +527,12 @@ class ReadinessPolicy(VersionedModel):
 
 
 class ReadinessCriterionSetting(VersionedModel):
-    """Weight, gate and thresholds of one readiness criterion (defaults come from the criterion's code)."""
+    """Weight, gate, thresholds and targets of one readiness criterion (defaults come from the criterion's code).
+
+    `targets` holds the criterion's own targets by name (for example the share of lettable GFA to be pre-committed),
+    as text decimals; a target not stored takes the criterion's default. Which names a criterion takes, and their
+    limits, the criterion declares (`planning.readiness.Target`); the service checks them.
+    """
 
     code = models.SlugField(_("criterion"), max_length=40, unique=True)
     enabled = models.BooleanField(_("enabled"), default=True)
@@ -531,6 +540,12 @@ class ReadinessCriterionSetting(VersionedModel):
     is_gate = models.BooleanField(_("hard gate"), help_text=_("When it fails, the phase is blocked."))
     pass_threshold = models.DecimalField(_("pass from score"), max_digits=4, decimal_places=3)
     at_risk_threshold = models.DecimalField(_("at risk from score"), max_digits=4, decimal_places=3)
+    targets = models.JSONField(
+        _("targets"),
+        default=dict,
+        blank=True,
+        help_text=_("The criterion's targets by name; a target not given takes the criterion's default."),
+    )
 
     history = HistoricalRecords()
 
@@ -582,7 +597,9 @@ class ReadinessSnapshot(models.Model):
         indexes = [models.Index(fields=["phase", "-computed_at"], name="snapshot_phase_latest")]
 
     def __str__(self) -> str:
-        return f"{self.phase} · {self.get_state_display()} · {self.computed_at:%Y-%m-%d %H:%M}"
+        # In the site's time zone, as the admin shows the times in the page (not UTC as stored).
+        when = date_format(timezone.localtime(self.computed_at), "DATETIME_FORMAT")
+        return f"{self.phase} · {self.get_state_display()} · {when}"
 
 
 class ReadinessSweep(models.Model):
@@ -602,4 +619,4 @@ class ReadinessSweep(models.Model):
         verbose_name_plural = _("readiness sweeps")
 
     def __str__(self) -> str:
-        return f"{self.get_kind_display()} · {self.finished_at:%Y-%m-%d %H:%M}"
+        return f"{self.get_kind_display()} · {date_format(timezone.localtime(self.finished_at), 'DATETIME_FORMAT')}"

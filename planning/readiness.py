@@ -4,8 +4,13 @@ Readiness is a set of criteria. Each app registers the criteria whose data it ow
 `AppConfig.ready()`): planning registers land, utilities and milestones here; partners and tenants register theirs,
 so this module never imports them. A criterion evaluates all the phases asked for at once, with a fixed number of
 queries, and returns for each a score from 0 to 1, reasons in plain language with the objects behind them, and
-the inputs it used (for the fingerprint). Weights, gates and thresholds come from `ReadinessCriterionSetting`
-(staff edit them in the admin; a missing row takes the criterion's defaults).
+the inputs it used (for the fingerprint). Weights, gates, thresholds and targets come from
+`ReadinessCriterionSetting` (staff edit them in the admin; a missing row or target takes the criterion's defaults).
+
+A snapshot is only replaced when its fingerprint changes, so the fingerprint covers everything a score depends on:
+each criterion's inputs, its setting (targets included), its `version` (raised whenever its formula or reasons
+change) and the policy. A change of a setting or of the policy also marks every phase stale
+(`planning.services.readiness_setting_update`), so the sweep recomputes them all.
 
 A failed gate makes the phase `blocked`; otherwise the weighted score decides between `ready` and `at_risk`
 (any failed criterion keeps it at risk). `planning.services.readiness_recompute` stores the result as a snapshot.
@@ -19,6 +24,7 @@ from dataclasses import asdict, dataclass, field
 from decimal import Decimal
 from typing import Any, ClassVar
 
+from django.core.exceptions import ImproperlyConfigured
 from django.db.models import OuterRef, Subquery, Sum
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -37,6 +43,8 @@ from .models import (
 )
 
 PASS, AT_RISK, FAIL = "pass", "at_risk", "fail"
+# A criterion's state in words (the phase's states are `ReadinessSnapshot.State`).
+CRITERION_STATES = {PASS: _("Passed"), AT_RISK: _("At risk"), FAIL: _("Failed")}
 READY, BLOCKED = ReadinessSnapshot.State.READY, ReadinessSnapshot.State.BLOCKED
 
 
@@ -99,6 +107,14 @@ def render_criteria(criteria: list[dict]) -> list[dict]:
     return rendered
 
 
+def readable_criteria(criteria: list[dict]) -> list[dict]:
+    """`render_criteria` plus each state in words, for pages that show a snapshot to people (the admin)."""
+    rendered = render_criteria(criteria)
+    for criterion in rendered:
+        criterion["state_label"] = CRITERION_STATES.get(criterion["state"], criterion["state"])
+    return rendered
+
+
 def ref(kind: str, obj) -> dict:
     return {"type": kind, "id": obj.pk, "label": str(obj)}
 
@@ -114,17 +130,41 @@ class Evaluation:
     worst_state: str | None = None
 
 
+@dataclass(frozen=True)
+class Target:
+    """A target a criterion scores against, which staff may change (stored in `ReadinessCriterionSetting.targets`)."""
+
+    default: Decimal
+    label: str
+    minimum: Decimal = Decimal("0.1")  # a target of 0 would divide by zero
+    maximum: Decimal = Decimal("100")
+
+
 class Criterion:
-    """Base of every criterion. Subclasses set the class attributes and implement `evaluate`."""
+    """Base of every criterion. Subclasses set the class attributes and implement `evaluate`.
+
+    Raise `version` whenever `evaluate` scores differently or words its reasons differently for the same data: the
+    version is part of the fingerprint, so every phase gets a new snapshot at the next recompute.
+    """
 
     code: ClassVar[str]
     label: ClassVar[str]
+    version: ClassVar[int] = 1
     default_weight: ClassVar[Decimal] = Decimal("1")
     default_gate: ClassVar[bool] = False
     default_pass: ClassVar[Decimal] = Decimal("1")
     default_at_risk: ClassVar[Decimal] = Decimal("0.8")
+    targets: ClassVar[dict[str, Target]] = {}
 
-    def evaluate(self, phases: list[Phase], today) -> dict[int, Evaluation]:  # pragma: no cover - interface
+    def resolve_targets(self, stored: dict | None) -> dict[str, Decimal]:
+        """The criterion's targets: the stored value of each, else its default."""
+        stored = stored or {}
+        return {name: Decimal(str(stored.get(name, target.default))) for name, target in self.targets.items()}
+
+    def evaluate(
+        self, phases: list[Phase], today, targets: dict[str, Decimal] | None = None
+    ) -> dict[int, Evaluation]:  # pragma: no cover - interface
+        """Each phase's evaluation. `targets` are the resolved targets (None: the defaults)."""
         raise NotImplementedError
 
 
@@ -132,7 +172,13 @@ REGISTRY: dict[str, Criterion] = {}
 
 
 def register(criterion: Criterion) -> Criterion:
-    """Add a criterion to the engine (called from an app's `AppConfig.ready()`)."""
+    """Add a criterion to the engine; called from an app's `AppConfig.ready()`. A code already taken is an error."""
+    known = REGISTRY.get(criterion.code)
+    if known is not None:
+        raise ImproperlyConfigured(
+            f"Readiness criterion {criterion.code!r} is registered twice: by {type(known).__module__}."
+            f"{type(known).__qualname__} and by {type(criterion).__module__}.{type(criterion).__qualname__}."
+        )
     REGISTRY[criterion.code] = criterion
     return criterion
 
@@ -179,8 +225,11 @@ def evaluate(phases: Iterable[Phase], today=None) -> dict[int, PhaseReadiness]:
     today = today or timezone.localdate()
     settings = settings_by_code()
     policy = ReadinessPolicy.current()
+    targets = {code: criterion.resolve_targets(settings[code].targets) for code, criterion in REGISTRY.items()}
     per_criterion = {
-        code: criterion.evaluate(phases, today) for code, criterion in REGISTRY.items() if settings[code].enabled
+        code: criterion.evaluate(phases, today, targets=targets[code])
+        for code, criterion in REGISTRY.items()
+        if settings[code].enabled
     }
     results = {}
     for phase in phases:
@@ -211,12 +260,14 @@ def evaluate(phases: Iterable[Phase], today=None) -> dict[int, PhaseReadiness]:
             )
             fingerprint_inputs[code] = {
                 "inputs": found.inputs,
+                "version": REGISTRY[code].version,
                 "setting": [
                     str(setting.weight),
                     setting.is_gate,
                     str(setting.pass_threshold),
                     str(setting.at_risk_threshold),
                 ],
+                "targets": {name: str(value) for name, value in targets[code].items()},
             }
         score = weighted / total_weight if total_weight else 0.0
         if blocked:
@@ -232,6 +283,11 @@ def evaluate(phases: Iterable[Phase], today=None) -> dict[int, PhaseReadiness]:
 
 def fmt(value, digits: int = 1) -> str:
     return f"{value:,.{digits}f}"
+
+
+def fmt_target(value: Decimal) -> str:
+    """A target as staff set it: 30 → "30", 27.5 → "27.5"."""
+    return fmt(value, 0 if value == value.to_integral_value() else 1)
 
 
 # --- planning's criteria ----------------------------------------------------------------------------------------
@@ -305,7 +361,7 @@ class LandCriterion(Criterion):
             parcel.land_status in self.ON_ITS_WAY and parcel.handover_date is not None and parcel.handover_date <= start
         )
 
-    def evaluate(self, phases, today):
+    def evaluate(self, phases, today, targets=None):
         starts = construction_starts(phases)
         parcels: dict[int, list[Parcel]] = {phase.pk: [] for phase in phases}
         for parcel in Parcel.objects.filter(phase__in=phases).only(
@@ -407,7 +463,7 @@ class UtilitiesCriterion(Criterion):
         (UtilityCapacity.Kind.WATER, "water_m3_day", gettext_noop("Water"), gettext_noop("m³/day")),
     )
 
-    def evaluate(self, phases, today):
+    def evaluate(self, phases, today, targets=None):
         demand = demand_by_phase(phases)
         supply: dict[tuple[int, str], list[UtilityCapacity]] = {}
         completion = {phase.pk: phase.planned_completion for phase in phases}
@@ -486,7 +542,7 @@ class MilestonesCriterion(Criterion):
     default_pass = Decimal("1")
     default_at_risk = Decimal("0.3")
 
-    def evaluate(self, phases, today):
+    def evaluate(self, phases, today, targets=None):
         milestones: dict[int, list[Milestone]] = {phase.pk: [] for phase in phases}
         for milestone in Milestone.objects.filter(phase__in=phases).order_by("planned_date", "pk"):
             milestones[milestone.phase_id].append(milestone)
@@ -528,11 +584,6 @@ class MilestonesCriterion(Criterion):
             }
             results[phase.pk] = Evaluation(score, reasons, inputs, worst_state=AT_RISK if overdue else None)
         return results
-
-
-register(LandCriterion())
-register(UtilitiesCriterion())
-register(MilestonesCriterion())
 
 
 def latest_snapshots(phase_ids: Iterable[int]) -> dict[int, ReadinessSnapshot]:

@@ -1,4 +1,7 @@
-"""The tenants' readiness criterion: demand for the phase's space (registered in ready())."""
+"""The tenants' readiness criterion: demand for the phase's space.
+
+Registered by `TenantsConfig.ready()`; its target is editable in the criterion's setting.
+"""
 
 from decimal import Decimal
 
@@ -7,22 +10,23 @@ from django.utils.translation import gettext_noop
 
 from partners.selectors import with_eoi_demand
 from planning.models import Phase
-from planning.readiness import Criterion, Evaluation, fmt, register, say
+from planning.readiness import Criterion, Evaluation, Target, fmt, fmt_target, say
 
 from .selectors import with_allocations
 
 
 class DemandCriterion(Criterion):
-    """Signed and occupied allocations plus live EOIs, against the phase's GFA (target: 50 % spoken for)."""
+    """Signed and occupied allocations plus live EOIs, against the phase's GFA (target by default: 50 % spoken for)."""
 
     code = "demand"
     label = _("Demand")
     default_weight = Decimal("1")
     default_pass = Decimal("1")
     default_at_risk = Decimal("0.3")
-    TARGET = Decimal("50")
+    targets = {"spoken_for_pct": Target(Decimal("50"), _("Share of the phase's GFA spoken for (%)"))}
 
-    def evaluate(self, phases, today):
+    def evaluate(self, phases, today, targets=None):
+        target = (targets or self.resolve_targets(None))["spoken_for_pct"]
         queryset = Phase.objects.filter(pk__in=[p.pk for p in phases])
         rows = {p.pk: p for p in with_eoi_demand(with_allocations(queryset, "phase", percentages=False), "phase")}
         results = {}
@@ -40,7 +44,7 @@ class DemandCriterion(Criterion):
                     eois=fmt(row.eoi_demand_gfa_m2, 0),
                     pct=fmt(share),
                     gfa=fmt(row.total_gfa_m2, 0),
-                    target=fmt(self.TARGET, 0),
+                    target=fmt_target(target),
                 )
             ]
             inputs = {
@@ -48,8 +52,5 @@ class DemandCriterion(Criterion):
                 "eois": str(row.eoi_demand_gfa_m2),
                 "gfa": str(row.total_gfa_m2),
             }
-            results[phase.pk] = Evaluation(float(min(Decimal(1), share / self.TARGET)), reasons, inputs)
+            results[phase.pk] = Evaluation(float(min(Decimal(1), share / target)), reasons, inputs)
         return results
-
-
-register(DemandCriterion())

@@ -5,13 +5,14 @@ import io
 from decimal import Decimal
 
 import pytest
+from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 
 from partners import services as partner_services
 from planning import readiness, services
-from planning.models import Phase, ReadinessCriterionSetting, ReadinessSnapshot, ReadinessSweep
+from planning.models import Phase, ReadinessCriterionSetting, ReadinessPolicy, ReadinessSnapshot, ReadinessSweep
 from tests.conftest import api_client_for
 from tests.factories import (
     AllocationFactory,
@@ -245,6 +246,85 @@ class TestSnapshots:
         )
         assert services.readiness_recompute(phase=phase).state == "at_risk"
 
+    def test_a_changed_target_marks_every_phase_stale_and_the_sweep_stores_the_new_score(self):
+        phases = [phase_starting(), phase_starting()]
+        for index, phase in enumerate(phases):
+            facility = FacilityFactory(
+                parcel=ParcelFactory(phase=phase, geometry=grid_square(index)), gfa_m2=Decimal("10000")
+            )
+            AllocationFactory(facility=facility, gfa_m2=Decimal("1000"), status="occupied")  # 10 % spoken for
+        services.readiness_sweep(kind="all")
+        before = {phase.pk: readiness.latest_snapshots([phase.pk])[phase.pk] for phase in phases}
+        setting = ReadinessCriterionSetting.objects.get(code="demand")
+
+        services.readiness_setting_update(setting=setting, actor=None, targets={"spoken_for_pct": "20"})
+
+        assert Phase.objects.filter(readiness_stale=True).count() == 2  # marked in the same transaction
+        assert ReadinessCriterionSetting.objects.get(code="demand").targets == {"spoken_for_pct": "20"}
+        services.readiness_sweep(kind="stale")
+        for phase in phases:
+            after = readiness.latest_snapshots([phase.pk])[phase.pk]
+            demand = next(c for c in after.criteria if c["code"] == "demand")
+            assert after.pk != before[phase.pk].pk and after.score > before[phase.pk].score
+            assert demand["score"] == pytest.approx(0.5)  # 10 % against 20 %, no longer against 50 %
+            assert "the target is 20 %" in texts(demand)
+
+    def test_commitment_targets_are_editable_and_default_to_the_criterion_s(self):
+        phase = phase_starting()
+        facility = FacilityFactory(parcel=ParcelFactory(phase=phase), gfa_m2=Decimal("10000"))
+        services.phase_update(phase=phase, actor=None, capex_hkd_m=Decimal("2000"))
+        CommitmentFactory(parcel=facility.parcel, kind="capital", gfa_m2=Decimal("0"), amount_hkd_m=Decimal("1000"))
+        CommitmentFactory(parcel=facility.parcel, facility=facility, gfa_m2=Decimal("3000"))  # heads of terms: 15 %
+        phase = Phase.objects.get(pk=phase.pk)
+        assert criterion(phase, "commitments")["score"] == pytest.approx(0.5)  # against the default 30 %
+
+        services.readiness_setting_update(
+            setting=ReadinessCriterionSetting.objects.get(code="commitments"),
+            actor=None,
+            targets={"occupancy_pct": Decimal("15")},
+        )
+
+        found = criterion(phase, "commitments")
+        assert found["score"] == pytest.approx(1.0) and "the target is 15 %" in texts(found)
+
+    def test_a_policy_change_marks_every_phase_stale_and_stores_a_new_snapshot(self):
+        phase = ParcelFactory(land_status="transferred").phase
+        first = services.readiness_recompute(phase=phase)
+        policy = ReadinessPolicy.current()
+
+        services.readiness_policy_update(policy=policy, actor=None, ready_score=Decimal("0.5"))
+
+        assert Phase.objects.get(pk=phase.pk).readiness_stale
+        again = services.readiness_recompute(phase=phase)
+        assert again.pk != first.pk and again.fingerprint != first.fingerprint
+
+    def test_a_new_formula_version_stores_a_new_snapshot(self, monkeypatch):
+        phase = ParcelFactory(land_status="transferred").phase
+        first = services.readiness_recompute(phase=phase)
+        assert services.readiness_recompute(phase=phase).pk == first.pk
+
+        # What a deploy that changes the demand formula does: raise the criterion's version.
+        monkeypatch.setattr(type(readiness.REGISTRY["demand"]), "version", 2)
+
+        assert services.readiness_recompute(phase=phase).pk != first.pk
+
+    @pytest.mark.parametrize(
+        ("targets", "message"),
+        [
+            ({"occupancy": "30"}, "Criterion commitments has no target occupancy"),
+            ({"occupancy_pct": "0"}, "must be a number from 0.1 to 100"),
+            ({"capital_pct": "120"}, "must be a number from 0.1 to 100"),
+            ({"capital_pct": "many"}, "must be a number from 0.1 to 100"),
+            (["30"], "Targets are given by name"),
+        ],
+    )
+    def test_a_bad_target_is_refused_naming_it(self, targets, message):
+        setting = ReadinessCriterionSetting.objects.get(code="commitments")
+        with pytest.raises(ValidationError) as refused:
+            services.readiness_setting_update(setting=setting, actor=None, targets=targets)
+        assert message in " ".join(refused.value.message_dict["targets"])
+        assert ReadinessCriterionSetting.objects.get(code="commitments").targets == {}
+
     def test_recompute_queries_do_not_grow_with_the_data(self):
         def make(parcels: int) -> Phase:
             phase = PhaseFactory()
@@ -264,6 +344,19 @@ class TestSnapshots:
         with CaptureQueriesContext(connection) as many:
             services.readiness_recompute(phase=large)
         assert len(many) == len(few) <= 20, [q["sql"][:80] for q in many.captured_queries]
+
+
+class TestRegistry:
+    def test_registering_a_criterion_twice_is_an_error(self):
+        registered = readiness.REGISTRY["demand"]
+
+        with pytest.raises(ImproperlyConfigured, match="'demand' is registered twice"):
+            readiness.register(type(registered)())
+
+        assert readiness.REGISTRY["demand"] is registered
+
+    def test_every_app_registered_its_criteria_in_ready(self):
+        assert list(readiness.REGISTRY) == ["land", "utilities", "milestones", "commitments", "demand"]
 
 
 class TestStaleness:

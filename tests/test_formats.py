@@ -1,0 +1,56 @@
+"""Numbers read the same way in both languages: thousands grouped with a comma, units after the number."""
+
+from decimal import Decimal
+
+import pytest
+from django.template import Context, Template
+from django.utils import translation
+
+from innopole.templatetags.units import grouped, m2, percent, with_unit
+from tests.factories import FacilityFactory, ParcelFactory
+
+LANGUAGES = ["en", "zh-hant"]
+
+
+@pytest.fixture(autouse=True)
+def _default_language_afterwards():
+    """A request in Chinese leaves Chinese active in this thread (LocaleMiddleware): later tests expect English."""
+    yield
+    translation.deactivate()
+
+
+def render(source: str, **context) -> str:
+    return Template("{% load l10n units %}" + source).render(Context(context))
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_numbers_in_templates_are_grouped_in_both_languages(language):
+    with translation.override(language):
+        assert render("{{ value }}", value=253500) == "253,500"
+        assert render('{{ value|floatformat:"0g" }}', value=Decimal("253500.00")) == "253,500"
+        assert render("{{ value|floatformat:2 }}", value=Decimal("107000.5")) == "107,000.50"
+        # What is not a quantity keeps its digits: an id in a URL or a hidden input.
+        assert render("{{ value|unlocalize }}", value=1234) == "1234"
+        assert render("{% url 'partners:eoi-detail' 1234 %}") == "/portal/eois/1234/"
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_unit_helpers(language):
+    with translation.override(language):
+        assert m2(Decimal("30000.00")) == "30,000 m²"
+        assert with_unit(Decimal("2.00"), "MW IT load") == "2 MW IT load"
+        assert with_unit(Decimal("1500.25"), "seats") == "1,500.25 seats"
+        assert percent(Decimal("0.730")) == "73 %"
+        assert grouped(None) == "—" and m2("") == "—"
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_the_phase_table_groups_thousands_in_both_languages(client, planner, language):
+    parcel = ParcelFactory(max_plot_ratio=Decimal("30"))
+    FacilityFactory(parcel=parcel, gfa_m2=Decimal("253500"))
+    client.force_login(planner)
+
+    content = client.get("/plan/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
+
+    assert "253,500" in content and "253500" not in content
