@@ -8,16 +8,24 @@ with the review fields: a move with a note to the partner, and an internal note.
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Count, F
-from django.urls import reverse
-from django.utils import timezone
+from django.db.models import Count, F, Q
+from django.http import Http404, HttpResponseNotAllowed
+from django.shortcuts import redirect
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import formats, timezone
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext, pgettext_lazy
+from simple_history.admin import SimpleHistoryAdmin
 
 from innopole.admin import ServiceAdmin
+from innopole.admin import add_service_errors as add_form_errors
+from innopole.admin_filters import AutocompleteFilter
+from innopole.roles import STAFF, has_role
 
 from . import services
+from .forms import InvitationForm
 from .models import (
     TRANSITIONS,
     Attachment,
@@ -31,11 +39,13 @@ from .models import (
     Organisation,
     ReviewNote,
 )
+from .querysets import users_who_may_join
 
 Status = ExpressionOfInterest.Status
 
-# The queue's default view: EOIs waiting for an HKSTP decision.
+# The queue's default view: EOIs waiting for an HKSTP decision, and accepted ones still without their commitment.
 AWAITING_REVIEW = (Status.SUBMITTED, Status.UNDER_REVIEW, Status.SHORTLISTED, Status.ON_HOLD)
+NEEDS_ACTION = Q(status__in=AWAITING_REVIEW) | Q(status=Status.ACCEPTED, commitment__isnull=True)
 
 
 def _reason(error: ValidationError | PermissionDenied) -> str:
@@ -66,24 +76,21 @@ class ReadOnlyInline(admin.TabularInline):
 # --- organisations ----------------------------------------------------------------------------------------------
 
 
-class MembershipForm(forms.ModelForm):
-    def __init__(self, *args, **kwargs):
-        super().__init__(*args, **kwargs)
-        if self.instance.pk:
-            # A member's role can change; moving a person to another organisation is a different act.
-            self.fields["user"].disabled = True
-
-
 class MembershipInline(admin.TabularInline):
-    """Portal users of the organisation; added and given roles through `membership_set`."""
+    """Portal users of the organisation, whose roles change through `membership_set`.
+
+    No one is added here: a box for any user id once made an HKSTP account a partner admin. New people come in
+    through an invitation ("Invite a person" on the organisation's page).
+    """
 
     model = Membership
-    form = MembershipForm
     fields = ["user", "role", "created"]
-    readonly_fields = ["created"]
-    raw_id_fields = ["user"]
+    readonly_fields = ["user", "created"]
     extra = 0
     can_delete = False
+
+    def has_add_permission(self, request, obj=None):
+        return False
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("user")
@@ -91,7 +98,7 @@ class MembershipInline(admin.TabularInline):
 
 class InvitationInline(ReadOnlyInline):
     model = Invitation
-    fields = ["email", "role", "invited_by", "created", "expires_at", "accepted_at"]
+    fields = ["email", "role", "invited_by", "created", "expires_at", "accepted_at", "revoked_at"]
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("invited_by")
@@ -107,6 +114,50 @@ class OrganisationAdmin(ServiceAdmin):
     create_service = services.organisation_create
     update_service = services.organisation_update
     service_object_name = "organisation"
+    change_form_template = "admin/partners/organisation/change_form.html"
+
+    def get_urls(self):
+        invite = self.admin_site.admin_view(self.invite_view)
+        return [
+            path("<int:object_id>/invite/", invite, name="partners_organisation_invite"),
+            *super().get_urls(),
+        ]
+
+    def invite_view(self, request, object_id: int):
+        """Staff invite a person into the organisation (its first admin, typically) through `invitation_create`."""
+        organisation = self.get_object(request, str(object_id))
+        if organisation is None:
+            raise Http404
+        if not self.has_change_permission(request, organisation):
+            raise PermissionDenied
+        form = InvitationForm(request.POST or None, initial={"role": Membership.Role.ADMIN})
+        if request.method == "POST" and form.is_valid():
+            try:
+                invitation = services.invitation_create(
+                    organisation=organisation,
+                    email=form.cleaned_data["email"],
+                    role=form.cleaned_data["role"],
+                    actor=request.user,
+                    accept_url_base=request.build_absolute_uri("/")[:-1],
+                )
+            except ValidationError as error:
+                add_form_errors(form, error)
+            except PermissionDenied as error:
+                form.add_error(None, str(error))
+            else:
+                self.message_user(
+                    request, _("Invitation sent to %(email)s.") % {"email": invitation.email}, messages.SUCCESS
+                )
+                return redirect("admin:partners_organisation_change", organisation.pk)
+        context = {
+            **self.admin_site.each_context(request),
+            "opts": self.opts,
+            "original": organisation,
+            "title": _("Invite a person to %(organisation)s") % {"organisation": organisation},
+            "form": form,
+            "invitation_days": services.INVITATION_DAYS,
+        }
+        return TemplateResponse(request, "admin/partners/organisation/invite.html", context)
 
     def get_queryset(self, request):
         return super().get_queryset(request).annotate(member_count=Count("memberships"))
@@ -124,17 +175,15 @@ class OrganisationAdmin(ServiceAdmin):
         organisation = form.instance
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
-            if not inline_form.has_changed():
+            if not inline_form.has_changed() or not inline_form.instance.pk:
                 continue
-            existing = inline_form.instance if inline_form.instance.pk else None
-            user = existing.user if existing else inline_form.cleaned_data["user"]
             membership = services.membership_set(
-                user=user, organisation=organisation, role=inline_form.cleaned_data["role"], actor=request.user
+                user=inline_form.instance.user,
+                organisation=organisation,
+                role=inline_form.cleaned_data["role"],
+                actor=request.user,
             )
-            if existing:
-                formset.changed_objects.append((membership, inline_form.changed_data))
-            else:
-                formset.new_objects.append(membership)
+            formset.changed_objects.append((membership, inline_form.changed_data))
 
 
 def _membership_role_update(*, membership: Membership, actor, **changes) -> Membership:
@@ -150,7 +199,7 @@ class MembershipAdmin(ServiceAdmin):
     """Every portal user with its organisation and role (also on each organisation's page)."""
 
     list_display = ["user", "email", "organisation", "role", "created"]
-    list_filter = ["role", ("organisation", admin.RelatedOnlyFieldListFilter)]
+    list_filter = ["role", ("organisation", AutocompleteFilter)]
     search_fields = ["user__username", "user__email", "organisation__name_en", "organisation__code"]
     list_select_related = ["user", "organisation"]
     raw_id_fields = ["user"]
@@ -166,6 +215,12 @@ class MembershipAdmin(ServiceAdmin):
     def email(self, membership):
         return membership.user.email
 
+    def formfield_for_foreignkey(self, db_field, request, **kwargs):
+        if db_field.name == "user":
+            # The id box accepts only accounts that may join (no HKSTP accounts); `membership_set` checks again.
+            kwargs["queryset"] = users_who_may_join()
+        return super().formfield_for_foreignkey(db_field, request, **kwargs)
+
 
 class InvitationStateFilter(admin.SimpleListFilter):
     title = _("state")
@@ -176,40 +231,92 @@ class InvitationStateFilter(admin.SimpleListFilter):
             ("pending", pgettext_lazy("invitation", "Pending")),
             ("accepted", pgettext_lazy("invitation", "Accepted")),
             ("expired", pgettext_lazy("invitation", "Expired")),
+            ("revoked", pgettext_lazy("invitation", "Revoked")),
         ]
 
     def queryset(self, request, queryset):
         now = timezone.now()
         if self.value() == "pending":
-            return queryset.filter(accepted_at__isnull=True, expires_at__gt=now)
+            return queryset.pending()
         if self.value() == "accepted":
             return queryset.filter(accepted_at__isnull=False)
         if self.value() == "expired":
-            return queryset.filter(accepted_at__isnull=True, expires_at__lte=now)
+            return queryset.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__lte=now)
+        if self.value() == "revoked":
+            return queryset.filter(revoked_at__isnull=False)
         return queryset
 
 
 @admin.register(Invitation)
-class InvitationAdmin(admin.ModelAdmin):
-    """Invitations are sent from the portal (`invitation_create`); staff see them here, read-only.
-
-    A plain ModelAdmin: invitations keep no history (their rows are the record), so there is no history view.
-    """
+class InvitationAdmin(SimpleHistoryAdmin):
+    """Invitations are sent from the portal and from an organisation's page (`invitation_create`); here staff see
+    them, read-only, and revoke or resend them with the list's actions."""
 
     list_display = ["email", "organisation", "role", "invited_by", "created", "expires_at", "state"]
-    list_filter = [InvitationStateFilter, "role", "organisation"]
+    list_filter = [InvitationStateFilter, "role", ("organisation", AutocompleteFilter)]
     search_fields = ["email", "organisation__name_en", "organisation__code"]
     list_select_related = ["organisation", "invited_by"]
-    fields = ["organisation", "email", "role", "invited_by", "created", "expires_at", "accepted_at"]
+    fields = [
+        "organisation",
+        "email",
+        "role",
+        "invited_by",
+        "created",
+        "sent_at",
+        "expires_at",
+        "accepted_at",
+        "revoked_at",
+    ]
     readonly_fields = fields
+    actions = ["revoke", "resend"]
 
     @admin.display(description=_("state"))
     def state(self, invitation):
         if invitation.accepted_at:
             return pgettext("invitation", "Accepted")
+        if invitation.revoked_at:
+            return pgettext("invitation", "Revoked")
         if invitation.expires_at <= timezone.now():
             return pgettext("invitation", "Expired")
         return pgettext("invitation", "Pending")
+
+    def has_manage_permission(self, request) -> bool:
+        return has_role(request.user, STAFF)
+
+    def _each(self, request, queryset, service, done_message, **kwargs):
+        done = 0
+        for invitation in queryset:
+            try:
+                service(invitation=invitation, actor=request.user, **kwargs)
+            except (ValidationError, PermissionDenied) as error:
+                self.message_user(
+                    request,
+                    _("%(invitation)s: %(reason)s") % {"invitation": invitation, "reason": _reason(error)},
+                    messages.ERROR,
+                )
+            else:
+                done += 1
+        if done:
+            self.message_user(request, done_message(done) % {"count": done}, messages.SUCCESS)
+
+    @admin.action(description=_("Revoke the selected invitations"), permissions=["manage"])
+    def revoke(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            services.invitation_revoke,
+            lambda n: ngettext("%(count)d invitation revoked.", "%(count)d invitations revoked.", n),
+        )
+
+    @admin.action(description=_("Resend the selected invitations"), permissions=["manage"])
+    def resend(self, request, queryset):
+        self._each(
+            request,
+            queryset,
+            services.invitation_resend,
+            lambda n: ngettext("%(count)d invitation sent again.", "%(count)d invitations sent again.", n),
+            accept_url_base=request.build_absolute_uri("/")[:-1],
+        )
 
     def has_add_permission(self, request):
         return False
@@ -241,14 +348,15 @@ class MoUAdmin(ServiceAdmin):
 
 
 class QueueFilter(admin.SimpleListFilter):
-    """Status, with "awaiting review" (submitted, under review, shortlisted, on hold) as the default view."""
+    """Status, with "needs action" as the default view: awaiting review (submitted, under review, shortlisted, on
+    hold), or accepted without its commitment yet (an accepted EOI leaves the queue when its commitment exists)."""
 
     title = _("status")
     parameter_name = "queue"
     default = "awaiting"
 
     def lookups(self, request, model_admin):
-        return [("awaiting", _("Awaiting review")), *Status.choices, ("all", _("All"))]
+        return [("awaiting", _("Needs action")), *Status.choices, ("all", _("All"))]
 
     def value(self):
         return super().value() or self.default
@@ -258,7 +366,7 @@ class QueueFilter(admin.SimpleListFilter):
         if value == "all":
             return queryset
         if value == "awaiting":
-            return queryset.filter(status__in=AWAITING_REVIEW)
+            return queryset.filter(NEEDS_ACTION)
         return queryset.filter(status=value)
 
     def choices(self, changelist):
@@ -349,20 +457,13 @@ class AttachmentInline(ReadOnlyInline):
 @admin.register(ExpressionOfInterest)
 class ExpressionOfInterestAdmin(ServiceAdmin):
     form = EOIReviewForm
-    list_display = [
-        "reference",
-        "organisation",
-        "facility_type",
-        "parcel_or_phase",
-        "gfa_m2",
-        "jobs",
-        "investment_hkd_m",
-        "status",
-        "submitted_at",
-    ]
+    # Short columns that wrap, so Status and Submitted stay in view at 1366 px beside both sidebars (foreign keys
+    # and datetimes would not wrap: the admin marks them nowrap). Jobs and investment are on the change page.
+    list_display = ["reference", "organisation_name", "wanted", "gfa_m2", "status", "submitted"]
     list_display_links = ["reference"]
-    # Only organisations that have EOIs are offered in the organisation filter.
-    list_filter = [QueueFilter, ("organisation", admin.RelatedOnlyFieldListFilter), "facility_type", "preferred_phase"]
+    # The organisation is searched, not listed (10,000 of them at HKSTP scale; innopole.admin_filters).
+    list_filter = [QueueFilter, ("organisation", AutocompleteFilter), "facility_type", "preferred_phase"]
+    show_full_result_count = False  # a second count of the whole table on every filtered page
     list_select_related = ["organisation", "facility_type", "preferred_phase", "preferred_parcel"]
     search_fields = ["=id", "organisation__name_en", "organisation__name_zh", "organisation__code", "description"]
     # The queue: oldest submission first; drafts (never submitted) last.
@@ -423,11 +524,61 @@ class ExpressionOfInterestAdmin(ServiceAdmin):
     def reference(self, eoi):
         return eoi.reference
 
-    @admin.display(description=_("parcel / phase"))
-    def parcel_or_phase(self, eoi):
-        if eoi.preferred_parcel is not None:
-            return eoi.preferred_parcel.code
-        return eoi.preferred_phase or "—"
+    @admin.display(description=_("organisation"), ordering="organisation__name_en")
+    def organisation_name(self, eoi):
+        return eoi.organisation.name
+
+    @admin.display(description=_("facility type · place"))
+    def wanted(self, eoi):
+        place = eoi.preferred_parcel.code if eoi.preferred_parcel is not None else eoi.preferred_phase or "—"
+        return f"{eoi.facility_type.name} · {place}"
+
+    @admin.display(description=_("submitted"), ordering="submitted_at")
+    def submitted(self, eoi):
+        return (
+            formats.date_format(timezone.localtime(eoi.submitted_at), "SHORT_DATE_FORMAT") if eoi.submitted_at else "—"
+        )
+
+    change_form_template = "admin/partners/expressionofinterest/change_form.html"
+
+    def get_urls(self):
+        create = self.admin_site.admin_view(self.create_commitment_view)
+        return [
+            path("<int:object_id>/create-commitment/", create, name="partners_expressionofinterest_commitment"),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        eoi = self.get_object(request, object_id)
+        offer = (
+            eoi is not None
+            and eoi.status == Status.ACCEPTED
+            and not Commitment.objects.filter(source_eoi=eoi).exists()
+            and self.has_change_permission(request, eoi)
+        )
+        extra_context = {**(extra_context or {}), "offer_commitment": offer}
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def create_commitment_view(self, request, object_id: int):
+        """POST: record the commitment of an accepted EOI (`commitment_from_eoi`), then back to the EOI."""
+        if request.method != "POST":
+            return HttpResponseNotAllowed(["POST"])
+        eoi = self.get_object(request, str(object_id))
+        if eoi is None:
+            raise Http404
+        if not self.has_change_permission(request, eoi):
+            raise PermissionDenied
+        try:
+            commitment = services.commitment_from_eoi(eoi=eoi, actor=request.user)
+        except (ValidationError, PermissionDenied) as error:
+            self.message_user(
+                request, _("No commitment recorded: %(reason)s") % {"reason": _reason(error)}, messages.ERROR
+            )
+        else:
+            self.message_user(
+                request, _("Commitment recorded: %(commitment)s.") % {"commitment": commitment}, messages.SUCCESS
+            )
+        return redirect("admin:partners_expressionofinterest_change", eoi.pk)
 
     @admin.display(description=_("commitment"))
     def commitment_link(self, eoi):
@@ -591,7 +742,8 @@ class CommitmentAdmin(ServiceAdmin):
         "weighted_amount",
         "date",
     ]
-    list_filter = ["kind", "stage", "parcel__phase"]
+    list_filter = ["kind", "stage", "parcel__phase", ("organisation", AutocompleteFilter)]
+    show_full_result_count = False
     search_fields = ["organisation__name_en", "organisation__name_zh", "organisation__code", "parcel__code"]
     list_select_related = ["organisation", "stage", "parcel", "facility"]
     raw_id_fields = ["source_eoi"]

@@ -62,21 +62,33 @@ class PhaseChoiceField(forms.ModelChoiceField):
         return f"{phase.campus.name} · {phase.name}" if self.several_campuses else phase.name
 
 
-def _parcel_choices(parcels, *, several_campuses: bool) -> list:
+def _parcel_groups(parcels, *, several_campuses: bool) -> list[tuple[str, list]]:
     """Parcels grouped by phase (reserve land last); each option also names its phase, for a closed select."""
     groups: dict[str, list] = {}
     for parcel in parcels:
         phase = parcel.phase.name if parcel.phase else _("reserve land")
         group = f"{parcel.campus.name} · {phase}" if several_campuses else str(phase)
         groups.setdefault(group, []).append((parcel.pk, f"{parcel.code} ({phase})"))
-    return [("", "---------"), *groups.items()]
+    return list(groups.items())
+
+
+def _pk_or_none(value) -> int | None:
+    try:
+        return int(value) if value not in (None, "") else None
+    except (TypeError, ValueError):
+        return None
 
 
 class EOIForm(forms.ModelForm):
     """An EOI's content. The choices are what the user may see; `validate_url` makes each field check itself on
     change through htmx (the enclosing form's values go with it)."""
 
-    preferred_phase = PhaseChoiceField(queryset=Phase.objects.none(), required=False, label=_("Preferred phase"))
+    preferred_phase = PhaseChoiceField(
+        queryset=Phase.objects.none(),
+        required=False,
+        label=_("Preferred phase"),
+        help_text=_("Choose a phase, a parcel, or both: a draft may leave them empty, a submitted EOI needs one."),
+    )
 
     class Meta:
         model = ExpressionOfInterest
@@ -93,7 +105,10 @@ class EOIForm(forms.ModelForm):
             "language": _("Language of this EOI"),
         }
         help_texts = {
-            "preferred_parcel": _("Optional. A parcel must be in the preferred phase, if you choose both."),
+            "preferred_parcel": _(
+                "The list shows the parcels of the chosen phase. A parcel must be in the preferred phase, if you "
+                "choose both."
+            ),
             "gfa_m2": _("Gross floor area. Give the GFA, the capacity, or both."),
             "capacity": "",
             "description": _("What you plan to do there, and why on this campus."),
@@ -122,8 +137,12 @@ class EOIForm(forms.ModelForm):
             .select_related("campus", "phase")
             .order_by("campus__code", F("phase__number").asc(nulls_last=True), "code")
         )
+        # Every parcel the user may see stays valid (a parcel outside the phase gets the service's clear message);
+        # the list only offers the chosen phase's.
         parcel.queryset = parcels
-        parcel.choices = _parcel_choices(parcels, several_campuses=several_campuses)
+        self._parcels = list(parcels)
+        self._several_campuses = several_campuses
+        self.narrow_parcels()
 
         self.fields["gfa_m2"].widget.attrs.update({"min": "0.01", "step": "0.01", "inputmode": "decimal"})
         self.fields["capacity"].widget.attrs.update({"min": "0.01", "step": "0.01", "inputmode": "decimal"})
@@ -137,6 +156,17 @@ class EOIForm(forms.ModelForm):
         if validate_url:
             for field in self.fields.values():
                 field.widget.attrs["hx-post"] = validate_url
+                # A newer check replaces one still running, so a late answer never overwrites a fresher one.
+                field.widget.attrs["hx-sync"] = "closest form:replace"
+
+    def narrow_parcels(self) -> None:
+        """Offer the parcels of the chosen phase (all, when no phase is chosen), plus the chosen parcel, so that a
+        parcel outside the phase is reported rather than silently dropped from the form."""
+        phase_id = _pk_or_none(self["preferred_phase"].value())
+        chosen = _pk_or_none(self["preferred_parcel"].value())
+        shown = [p for p in self._parcels if phase_id is None or p.phase_id == phase_id or p.pk == chosen]
+        self.parcel_groups = _parcel_groups(shown, several_campuses=self._several_campuses)
+        self.fields["preferred_parcel"].choices = [("", "---------"), *self.parcel_groups]
 
     def clean_gfa_m2(self) -> Decimal | None:
         value = self.cleaned_data["gfa_m2"]

@@ -60,6 +60,14 @@ class MembershipQuerySet(OrganisationScopedQuerySet):
     pass
 
 
+class InvitationQuerySet(OrganisationScopedQuerySet):
+    def pending(self):
+        """Invitations whose link still works: not accepted, not revoked, not expired."""
+        from django.utils import timezone
+
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+
+
 class MoUQuerySet(OrganisationScopedQuerySet):
     pass
 
@@ -108,3 +116,17 @@ class CommitmentQuerySet(OrganisationScopedQuerySet):
                 output_field=WEIGHTED,
             ),
         )
+
+
+def users_who_may_join():
+    """Accounts that may become partner users: none of HKSTP's own (staff, planners, executives, admin-site users).
+
+    The same rule as `partners.services.is_hkstp_account`, as a query (for the admin's user box).
+    """
+    from django.contrib.auth import get_user_model
+
+    return (
+        get_user_model()
+        .objects.filter(is_staff=False, is_superuser=False)
+        .exclude(groups__name__in=(STAFF, PLANNER, EXECUTIVE))
+    )

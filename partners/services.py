@@ -6,6 +6,8 @@ the actor, side effects (e-mail) only after commit. Who may make a workflow move
 """
 
 import datetime
+import re
+import uuid
 from decimal import Decimal
 from typing import Any
 
@@ -16,11 +18,15 @@ from django.contrib.auth.password_validation import validate_password
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.core.mail import send_mail
 from django.db import transaction
+from django.db.models import Count, Sum
+from django.template.defaultfilters import filesizeformat
 from django.urls import reverse
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
-from innopole.roles import PARTNER, STAFF, has_role
+from innopole.accounts import username_check_available, username_clean
+from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
 from innopole.services import (
     apply_changes,
     create_record,
@@ -49,6 +55,7 @@ from .uploads import check_upload
 
 Status = ExpressionOfInterest.Status
 INVITATION_DAYS = 14
+HKSTP_ROLES = (STAFF, PLANNER, EXECUTIVE)
 
 
 def _clean(instance) -> None:
@@ -88,9 +95,27 @@ def organisation_update(
     return organisation
 
 
+def is_hkstp_account(user) -> bool:
+    """Staff, planner and executive accounts (and any admin-site account) are HKSTP's own: never partner users."""
+    return bool(user.is_staff or user.is_superuser or has_role(user, *HKSTP_ROLES))
+
+
 @transaction.atomic
 def membership_set(*, user, organisation: Organisation, role: str = Membership.Role.MEMBER, actor) -> Membership:
-    """Make `user` a partner user of `organisation` (a user belongs to one organisation at most)."""
+    """Make `user` a partner user of `organisation` (a user belongs to one organisation at most).
+
+    HKSTP accounts are refused: a partner membership would put an account that sees every organisation's data in
+    one organisation's portal, and its actions there would count as that organisation's.
+    """
+    if is_hkstp_account(user):
+        raise ValidationError(
+            {
+                "user": _(
+                    "%(user)s is an HKSTP account (staff, planner or executive) and cannot join a partner organisation."
+                )
+                % {"user": user}
+            }
+        )
     membership = Membership.objects.filter(user=user).first()
     if membership is not None and membership.organisation_id != organisation.pk:
         raise ValidationError(
@@ -120,46 +145,170 @@ def membership_remove(*, membership: Membership, actor) -> None:
     user.groups.remove(Group.objects.get(name=PARTNER))
 
 
-def _is_organisation_admin(user, organisation: Organisation) -> bool:
-    return Membership.objects.filter(user=user, organisation=organisation, role=Membership.Role.ADMIN).exists()
+def _is_organisation_admin(user, organisation_id: int) -> bool:
+    return Membership.objects.filter(user=user, organisation_id=organisation_id, role=Membership.Role.ADMIN).exists()
+
+
+def _check_may_invite(actor, organisation_id: int) -> None:
+    if not (has_role(actor, STAFF) or _is_organisation_admin(actor, organisation_id)):
+        raise PermissionDenied(_("Only your organisation's admins can invite colleagues."))
+
+
+def _check_invitation_rate(organisation: Organisation, actor) -> None:
+    """At most `PARTNER_INVITATIONS_PER_HOUR` invitation e-mails (new or resent) per organisation and hour.
+
+    Staff are not limited. Every e-mail stamps a new `sent_at` in the invitation's history, so the distinct
+    (invitation, sent_at) pairs of the last hour are the e-mails sent; the caller holds the organisation's row lock,
+    so two requests cannot both take the last one.
+    """
+    if has_role(actor, STAFF):
+        return
+    limit = settings.PARTNER_INVITATIONS_PER_HOUR
+    since = timezone.now() - datetime.timedelta(hours=1)
+    sent = (
+        Invitation.history.filter(organisation_id=organisation.pk, sent_at__gte=since)
+        .values("id", "sent_at")
+        .distinct()
+        .count()
+    )
+    if sent >= limit:
+        raise ValidationError(
+            ngettext(
+                "Your organisation can send %(limit)d invitation an hour and has sent it. Try again in an hour.",
+                "Your organisation can send %(limit)d invitations an hour and has sent them all. Try again in an hour.",
+                limit,
+            )
+            % {"limit": limit}
+        )
+
+
+# A name fit to quote in an e-mail: words of letters with spaces, hyphens or apostrophes between them. No digits,
+# dots, colons, slashes or @, so it can hold neither a link nor an address.
+_SAFE_NAME = re.compile(r"[^\W\d_]+(?:[ '’-][^\W\d_]+)*")
+_SAFE_USERNAME = re.compile(r"[^\W_]+(?:[_-][^\W_]+)*")
+INVITER_NAME_MAX = 40
+
+
+def _inviter_label(actor) -> str:
+    """Who sent an invitation, as the e-mail names them: never free text that could read as a message or a link."""
+    if is_hkstp_account(actor):
+        return _("HKSTP staff")
+    name = actor.get_full_name().strip()
+    if len(name) <= INVITER_NAME_MAX and _SAFE_NAME.fullmatch(name):
+        return name
+    username = actor.get_username()
+    if len(username) <= INVITER_NAME_MAX and _SAFE_USERNAME.fullmatch(username):
+        return username
+    return _("a colleague")
+
+
+def _send_invitation(invitation: Invitation, *, actor, accept_url_base: str) -> None:
+    """E-mail the invitation (after commit). The lead is the organisation's name, which only staff set.
+
+    An address that already has an account gets no link, only a note saying so: the inviter is told "sent" either
+    way, so the form cannot be used to find out who has an account.
+    """
+    organisation = invitation.organisation
+    User = get_user_model()
+    values = {"organisation": organisation.name, "inviter": _inviter_label(actor), "days": INVITATION_DAYS}
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        subject = _("About an invitation to the INNOPOLE partner portal")
+        body = (
+            _(
+                "Someone asked to add this e-mail address to %(organisation)s in the INNOPOLE partner portal of HKSTP, "
+                "but the address already belongs to an account, so there is nothing to accept.\n\n"
+                "Sign in with the account you have. If it should belong to %(organisation)s, ask HKSTP staff to add "
+                "the membership.\n\nSent by: %(inviter)s\n\nIf you did not expect this e-mail, you can ignore it.\n"
+            )
+            % values
+        )
+    else:
+        values["link"] = accept_url_base + reverse("partners:invitation-accept", args=[invitation.token])
+        subject = _("You are invited to the INNOPOLE partner portal")
+        body = (
+            _(
+                "You are invited to join %(organisation)s in the INNOPOLE partner portal of HKSTP.\n\n"
+                "Accept the invitation and choose your sign-in details here (valid for %(days)s days):\n%(link)s\n\n"
+                "Sent by: %(inviter)s\n\nIf you did not expect this invitation, you can ignore it.\n"
+            )
+            % values
+        )
+    subject, body, recipient = str(subject), str(body), invitation.email
+    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient]))
+
+
+def _check_no_pending_duplicate(organisation_id: int, email: str, *, exclude_pk: int | None = None) -> None:
+    pending = Invitation.objects.of_organisation(organisation_id).pending().filter(email__iexact=email)
+    if exclude_pk is not None:
+        pending = pending.exclude(pk=exclude_pk)
+    if pending.exists():
+        raise ValidationError({"email": _("An invitation to this address is already waiting to be accepted.")})
 
 
 @transaction.atomic
 def invitation_create(
     *, organisation: Organisation, email: str, role: str = Membership.Role.MEMBER, actor, accept_url_base: str = ""
 ) -> Invitation:
-    """Invite a colleague by e-mail. Organisation admins invite into their own organisation; staff into any."""
-    if not (has_role(actor, STAFF) or _is_organisation_admin(actor, organisation)):
-        raise PermissionDenied(_("Only your organisation's admins can invite colleagues."))
+    """Invite a colleague by e-mail. Organisation admins invite into their own organisation; staff into any.
+
+    The answer is the same whether or not the address has an account (see `_send_invitation`); organisation admins
+    are rate-limited (`_check_invitation_rate`).
+    """
+    _check_may_invite(actor, organisation.pk)
+    organisation = lock_for_update(organisation)
     email = email.strip().lower()
-    User = get_user_model()
-    if User.objects.filter(email__iexact=email).exists():
-        raise ValidationError({"email": _("Someone with this e-mail address already has an account.")})
-    if Invitation.objects.filter(
-        organisation=organisation, email__iexact=email, accepted_at__isnull=True, expires_at__gt=timezone.now()
-    ).exists():
-        raise ValidationError({"email": _("An invitation to this address is already waiting to be accepted.")})
+    _check_no_pending_duplicate(organisation.pk, email)
+    _check_invitation_rate(organisation, actor)
+    now = timezone.now()
     invitation = Invitation(
         organisation=organisation,
         email=email,
         role=role,
         invited_by=actor,
-        expires_at=timezone.now() + datetime.timedelta(days=INVITATION_DAYS),
+        expires_at=now + datetime.timedelta(days=INVITATION_DAYS),
+        sent_at=now,
     )
     _clean(invitation)
-    invitation.save()
-    link = accept_url_base + reverse("partners:invitation-accept", args=[invitation.token])
-    subject = _("You are invited to the INNOPOLE partner portal")
-    body = _(
-        "%(inviter)s invites you to join %(organisation)s in the INNOPOLE partner portal of HKSTP.\n\n"
-        "Accept the invitation and choose your sign-in details here (valid for %(days)s days):\n%(link)s\n"
-    ) % {
-        "inviter": actor.get_full_name() or actor.get_username(),
-        "organisation": organisation.name,
-        "days": INVITATION_DAYS,
-        "link": link,
-    }
-    transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [email]))
+    save_audited(invitation, actor=actor)
+    _send_invitation(invitation, actor=actor, accept_url_base=accept_url_base)
+    return invitation
+
+
+def _check_open(invitation: Invitation) -> None:
+    if invitation.accepted_at is not None:
+        raise ValidationError(_("This invitation was accepted already."))
+    if invitation.revoked_at is not None:
+        raise ValidationError(_("This invitation was revoked."))
+
+
+@transaction.atomic
+def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
+    """Cancel an invitation that has not been accepted: its link stops working at once."""
+    _check_may_invite(actor, invitation.organisation_id)
+    invitation = lock_for_update(invitation)
+    _check_open(invitation)
+    invitation.revoked_at = timezone.now()
+    return save_audited(invitation, actor=actor, update_fields=["revoked_at"])
+
+
+@transaction.atomic
+def invitation_resend(*, invitation: Invitation, actor, accept_url_base: str = "") -> Invitation:
+    """Send a pending or expired invitation again, with a new link valid for `INVITATION_DAYS` (the old link dies).
+
+    Counts against the organisation's hourly limit like a new invitation.
+    """
+    _check_may_invite(actor, invitation.organisation_id)
+    organisation = lock_for_update(invitation.organisation)
+    invitation = lock_for_update(invitation)
+    _check_open(invitation)
+    _check_no_pending_duplicate(organisation.pk, invitation.email, exclude_pk=invitation.pk)
+    _check_invitation_rate(organisation, actor)
+    now = timezone.now()
+    invitation.token = uuid.uuid4()
+    invitation.expires_at = now + datetime.timedelta(days=INVITATION_DAYS)
+    invitation.sent_at = now
+    save_audited(invitation, actor=actor, update_fields=["token", "expires_at", "sent_at"])
+    _send_invitation(invitation, actor=actor, accept_url_base=accept_url_base)
     return invitation
 
 
@@ -167,11 +316,17 @@ def invitation_create(
 def invitation_accept(*, token, username: str, password: str, full_name: str = "") -> Membership:
     """Create the invited person's account and membership. The invitation works once, before it expires."""
     invitation = Invitation.objects.select_for_update().filter(token=token).first()
-    if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= timezone.now():
+    if invitation is None or not invitation.is_usable:
         raise ValidationError(_("This invitation is not valid any more. Ask your organisation's admin for a new one."))
     User = get_user_model()
-    if User.objects.filter(username__iexact=username).exists():
-        raise ValidationError({"username": _("This username is taken; choose another.")})
+    if User.objects.filter(email__iexact=invitation.email).exists():
+        # One account per address; an existing account (an HKSTP one included) joins only through staff.
+        raise ValidationError(
+            _("This e-mail address already has an account. Sign in with it, and ask HKSTP staff for the membership.")
+        )
+    # `Ｓｔａｆｆ` is stored as `Staff`: normalise first, then refuse what reads the same as an account (security L3).
+    username = username_clean(username)
+    username_check_available(username)
     user = User(username=username, email=invitation.email, first_name=full_name[:150])
     try:
         validate_password(password, user)
@@ -181,7 +336,7 @@ def invitation_accept(*, token, username: str, password: str, full_name: str = "
     user.full_clean(exclude=["password"])
     user.save()
     invitation.accepted_at = timezone.now()
-    invitation.save(update_fields=["accepted_at", "updated"])
+    save_audited(invitation, actor=user, update_fields=["accepted_at"])
     return membership_set(user=user, organisation=invitation.organisation, role=invitation.role, actor=user)
 
 
@@ -236,13 +391,31 @@ def _check_eoi(eoi: ExpressionOfInterest) -> None:
         raise ValidationError(errors)
 
 
-def eoi_check(*, eoi: ExpressionOfInterest) -> None:
+def eoi_check(*, eoi: ExpressionOfInterest, place_required: bool = False) -> None:
     """Run a draft's rules on an unsaved EOI, saving nothing (for checking a form as it is filled in).
 
+    `place_required` adds the submit rule "a phase or a parcel", for a form whose user has just left both empty.
     A rolled-back `eoi_create` would do as well, but PostgreSQL does not roll back sequences: every check would
     use up an EOI number, and that number is the reference partners see.
     """
-    _check_eoi(eoi)
+    try:
+        _check_eoi(eoi)
+    except ValidationError as error:
+        errors = error.message_dict
+    else:
+        errors = {}
+    if place_required and _lacks_place(eoi):
+        errors.setdefault("preferred_phase", []).append(_place_message())
+    if errors:
+        raise ValidationError(errors)
+
+
+def _lacks_place(eoi: ExpressionOfInterest) -> bool:
+    return eoi.preferred_phase_id is None and eoi.preferred_parcel_id is None
+
+
+def _place_message() -> str:
+    return _("Choose a preferred phase or parcel.")
 
 
 def _check_eoi_complete(eoi: ExpressionOfInterest) -> None:
@@ -252,8 +425,8 @@ def _check_eoi_complete(eoi: ExpressionOfInterest) -> None:
         message = _("Give the GFA, the capacity (in %(unit)s), or both.") % {"unit": eoi.facility_type.capacity_unit}
         errors["gfa_m2"] = [message]
         errors["capacity"] = [message]
-    if eoi.preferred_phase_id is None and eoi.preferred_parcel_id is None:
-        errors["preferred_phase"] = [_("Choose a preferred phase or parcel.")]
+    if _lacks_place(eoi):
+        errors["preferred_phase"] = [_place_message()]
     if not eoi.description.strip():
         errors["description"] = [_("Describe what you plan to do there.")]
     if eoi.wanted_start is not None and eoi.wanted_start < timezone.localdate():
@@ -421,6 +594,36 @@ def review_note_add(*, eoi: ExpressionOfInterest, actor, text: str) -> ReviewNot
 # --- attachments ------------------------------------------------------------------------------------------------
 
 
+def _check_attachment_quota(eoi: ExpressionOfInterest, *, adding_bytes: int) -> None:
+    """At most settings.ATTACHMENTS_PER_EOI files and ATTACHMENTS_TOTAL_BYTES_PER_EOI bytes per EOI.
+
+    Called with the EOI row locked, so two uploads at once cannot both squeeze under the cap.
+    """
+    held = eoi.attachments.aggregate(count=Count("pk"), total=Sum("size_bytes"))
+    count, total = held["count"], held["total"] or 0
+    if count >= settings.ATTACHMENTS_PER_EOI:
+        raise ValidationError(
+            {
+                "file": ngettext(
+                    "This EOI already has %(count)s file, the most it may have. Remove one to add another.",
+                    "This EOI already has %(count)s files, the most it may have. Remove one to add another.",
+                    count,
+                )
+                % {"count": count}
+            }
+        )
+    if total + adding_bytes > settings.ATTACHMENTS_TOTAL_BYTES_PER_EOI:
+        raise ValidationError(
+            {
+                "file": _("With this file the EOI's files would total %(total)s; at most %(limit)s is allowed per EOI.")
+                % {
+                    "total": filesizeformat(total + adding_bytes),
+                    "limit": filesizeformat(settings.ATTACHMENTS_TOTAL_BYTES_PER_EOI),
+                }
+            }
+        )
+
+
 @transaction.atomic
 def attachment_add(*, eoi: ExpressionOfInterest, actor, upload) -> Attachment:
     """Attach a file to an EOI that is not yet decided, after checking its content (`partners.uploads`)."""
@@ -434,6 +637,7 @@ def attachment_add(*, eoi: ExpressionOfInterest, actor, upload) -> Attachment:
         checked = check_upload(upload)
     except ValidationError as error:
         raise ValidationError({"file": error.messages}) from None
+    _check_attachment_quota(eoi, adding_bytes=checked.size_bytes)
     attachment = Attachment(
         eoi=eoi,
         original_name=checked.original_name,

@@ -19,6 +19,8 @@ urlpatterns = [
     path("attachments/<int:pk>/download/", views.attachment_download, name="attachment-download"),
     path("attachments/<int:pk>/delete/", views.attachment_delete, name="attachment-delete"),
     path("invite/", views.invite, name="invite"),
+    path("invitations/<int:pk>/revoke/", views.invitation_revoke, name="invitation-revoke"),
+    path("invitations/<int:pk>/resend/", views.invitation_resend, name="invitation-resend"),
     path("invitations/<uuid:token>/", views.invitation_accept, name="invitation-accept"),
     path("privacy/", views.privacy, name="privacy"),
 ]

@@ -36,8 +36,10 @@ from .forms import (
 )
 from .models import Attachment, Commitment, ExpressionOfInterest, Invitation, Membership, MoU
 from .querysets import organisation_id_of
+from .uploads import clean_name, download_name
 
 EOI = ExpressionOfInterest
+PLACE_FIELDS = ("preferred_phase", "preferred_parcel")
 
 
 def partner_view(view):
@@ -90,6 +92,7 @@ def portal(request):
         ),
         mous=_own(MoU.objects, request),
         commitments=_own(Commitment.objects, request).select_related("parcel", "stage", "facility"),
+        members=_members(membership.organisation),
     )
     return render(request, "partners/portal.html", context)
 
@@ -231,8 +234,8 @@ def eoi_validate(request):
     """htmx: check the EOI form as it is filled in, with the form's and the services' rules, saving nothing.
 
     Answers out-of-band fragments: the error text of each field worth reporting (the one that changed, and every
-    field with a value; an empty field the user has not reached yet is left alone), the form's own errors, and
-    the capacity unit of the chosen facility type.
+    field with a value; an empty field the user has not reached yet is left alone), the form's own errors, the
+    capacity unit of the chosen facility type and, when the phase changed, the parcel list of that phase.
     """
     eoi = None
     if "eoi" in request.GET:
@@ -244,22 +247,28 @@ def eoi_validate(request):
     form = EOIForm(request.POST, instance=eoi, user=request.user)
     form.is_valid()
     conflict = None
-    if eoi is None:
+    trigger = request.headers.get("HX-Trigger-Name", "")
+    # Leaving both place fields empty is checked as it happens, not only at submit.
+    place_touched = trigger in PLACE_FIELDS
+    if eoi is None or place_touched:
         # The form has run the model's checks; these are the draft's rules (see eoi_check on why not eoi_create).
         try:
-            services.eoi_check(eoi=form.instance)
+            services.eoi_check(eoi=form.instance, place_required=place_touched)
         except ValidationError as error:
             add_service_errors(form, error, keep_existing=True)
-    elif not eoi.is_editable:
+    if eoi is not None and not eoi.is_editable:
         form.add_error(
             None, _("Only a draft can be changed; this EOI is %(status)s.") % {"status": eoi.get_status_display()}
         )
-    else:
+    elif eoi is not None:
         result = _save_eoi(request, form, eoi, dry_run=True)
         if isinstance(result, ConflictError):
             conflict = str(result)
-    trigger = request.headers.get("HX-Trigger-Name", "")
-    fields = [form[name] for name in EOI_FIELDS if name == trigger or form[name].value() not in (None, "", [])]
+    fields = [
+        form[name]
+        for name in EOI_FIELDS
+        if name == trigger or form[name].value() not in (None, "", []) or (place_touched and name in PLACE_FIELDS)
+    ]
     facility_type = form.chosen_facility_type()
     context = {
         "form": form,
@@ -267,6 +276,11 @@ def eoi_validate(request):
         "conflict": conflict,
         "capacity_unit": facility_type.capacity_unit if facility_type else "",
     }
+    if trigger == "preferred_phase":
+        # The parcel list follows the phase (server-rendered options; the CSP allows no inline script).
+        context["narrow_parcels"] = True
+        context["parcel_options"] = form.parcel_groups
+        context["parcel_value"] = str(form["preferred_parcel"].value() or "")
     return render(request, "partners/_eoi_validation.html", context)
 
 
@@ -349,6 +363,8 @@ def eoi_delete(request, pk: int):
 @partner_view
 @require_POST
 def attachment_add(request, pk: int):
+    """Post/redirect/get, refused or not: the browser always lands back on the EOI's own page (this URL only takes
+    POST), with the outcome as a message there."""
     eoi = _eoi_for_page(request, pk, "change")
     form = AttachmentForm(request.POST, request.FILES)
     if form.is_valid():
@@ -359,7 +375,14 @@ def attachment_add(request, pk: int):
         else:
             messages.success(request, _("File %(name)s attached.") % {"name": attachment.original_name})
             return redirect("partners:eoi-detail", pk=eoi.pk)
-    return _eoi_page(request, eoi, upload_form=form)
+    upload = request.FILES.get("file")
+    if upload is None:
+        messages.error(request, _("Choose a file to attach."))
+    else:
+        for reason in [*form.errors.get("file", []), *form.non_field_errors()]:
+            message = _("%(name)s was not attached: %(reason)s") % {"name": clean_name(upload.name), "reason": reason}
+            messages.error(request, message)
+    return redirect("partners:eoi-detail", pk=eoi.pk)
 
 
 @partner_view
@@ -392,8 +415,13 @@ def attachment_download(request, pk: int):
         handle = attachment.file.open("rb")
     except FileNotFoundError:
         raise Http404 from None
+    # Saved under the checked type's extension, never the uploader's: `invoice.html` checked as PDF comes down as
+    # `invoice.html.pdf`, so the reader's computer cannot open it as a page.
     response = FileResponse(
-        handle, as_attachment=True, filename=attachment.original_name, content_type=attachment.content_type
+        handle,
+        as_attachment=True,
+        filename=download_name(attachment.original_name, attachment.extension),
+        content_type=attachment.content_type,
     )
     response["X-Content-Type-Options"] = "nosniff"
     response["Cache-Control"] = "private, no-store"
@@ -423,19 +451,64 @@ def invite(request):
         except ValidationError as error:
             add_service_errors(form, error)
         else:
+            # The same answer whether or not the address has an account (the e-mail differs, not the page).
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
             return redirect("partners:invite")
-    pending = Invitation.objects.filter(
-        organisation=membership.organisation, accepted_at__isnull=True, expires_at__gt=timezone.now()
+    # Not accepted and not revoked: pending ones, and expired ones that can be sent again.
+    open_invitations = Invitation.objects.of_organisation(membership.organisation).filter(
+        accepted_at__isnull=True, revoked_at__isnull=True
     )
     context = {
         "title": _("Invite a colleague"),
         "form": form,
         "organisation": membership.organisation,
-        "pending": pending,
+        "pending": open_invitations,
+        "now": timezone.now(),
+        "members": _members(membership.organisation),
         "invitation_days": services.INVITATION_DAYS,
     }
     return render(request, "partners/invite.html", context)
+
+
+def _members(organisation):
+    return Membership.objects.of_organisation(organisation).select_related("user").order_by("role", "user__username")
+
+
+def _organisation_invitation(request, pk: int) -> Invitation:
+    """One of the signed-in admin's organisation's invitations (another organisation's answers 404)."""
+    if request.membership.role != Membership.Role.ADMIN:
+        raise PermissionDenied
+    return get_object_or_404(Invitation.objects.of_organisation(request.membership.organisation_id), pk=pk)
+
+
+@partner_view
+@require_POST
+def invitation_revoke(request, pk: int):
+    invitation = _organisation_invitation(request, pk)
+    try:
+        services.invitation_revoke(invitation=invitation, actor=request.user)
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("The invitation to %(email)s is revoked.") % {"email": invitation.email})
+    return redirect("partners:invite")
+
+
+@partner_view
+@require_POST
+def invitation_resend(request, pk: int):
+    invitation = _organisation_invitation(request, pk)
+    try:
+        services.invitation_resend(
+            invitation=invitation, actor=request.user, accept_url_base=request.build_absolute_uri("/")[:-1]
+        )
+    except ValidationError as error:
+        for message in error.messages:
+            messages.error(request, message)
+    else:
+        messages.success(request, _("Invitation sent again to %(email)s.") % {"email": invitation.email})
+    return redirect("partners:invite")
 
 
 def _invalid_context() -> dict:
@@ -444,7 +517,7 @@ def _invalid_context() -> dict:
 
 def _usable_invitation(token) -> Invitation | None:
     invitation = Invitation.objects.select_related("organisation").filter(token=token).first()
-    if invitation is None or invitation.accepted_at is not None or invitation.expires_at <= timezone.now():
+    if invitation is None or not invitation.is_usable:
         return None
     return invitation
 

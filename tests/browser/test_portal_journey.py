@@ -206,7 +206,12 @@ def test_an_admin_invites_a_colleague_who_joins_on_accessible_pages(page, sign_i
     page.get_by_label("E-mail address").fill("carol@example.org")
     page.get_by_role("button", name="Send invitation").click()
     expect(page.get_by_role("status")).to_contain_text("Invitation sent to carol@example.org.")
-    expect(page.get_by_role("table", name="Invitations waiting to be accepted")).to_contain_text("carol@example.org")
+    pending = page.get_by_role("table", name="Invitations not yet accepted")
+    expect(pending).to_contain_text("carol@example.org")
+    expect(page.get_by_role("table", name="People in your organisation")).to_contain_text("alice")
+    assert_accessible(page)
+    pending.get_by_role("button", name="Resend the invitation to carol@example.org").click()
+    expect(page.get_by_role("status")).to_contain_text("Invitation sent again to carol@example.org.")
 
     link = re.search(r"https?://\S+/portal/invitations/[0-9a-f-]{36}/", mail.outbox[-1].body).group(0)
     context.clear_cookies()
@@ -230,3 +235,59 @@ def test_an_admin_invites_a_colleague_who_joins_on_accessible_pages(page, sign_i
     expect(page.get_by_text("Signed in as carol")).to_be_visible()
     expect(page.get_by_text("Alpha Robotics").first).to_be_visible()
     assert not csp_violations, csp_violations
+
+
+def test_the_eoi_form_narrows_the_parcels_to_the_phase_and_shows_no_empty_error_box(
+    page, sign_in, alice, csp_violations
+):
+    from planning.models import Phase
+
+    campus = Phase.objects.get(number=1).campus
+    ParcelFactory(phase=PhaseFactory(number=2, name_en="Phase 2", campus=campus), campus=campus, code="P2-A")
+    sign_in(alice)
+    page.goto("/portal/eois/new/")
+
+    expect(page.locator("#eoi-form-errors")).to_be_empty()
+    assert page.locator("#eoi-form-errors").bounding_box()["height"] == 0  # no red bar on a blank form
+    expect(page.get_by_role("alert")).to_have_count(0)
+    parcel = page.get_by_label("Preferred parcel")
+    expect(parcel.locator("option")).to_have_count(3)  # the blank one, P1-A and P2-A
+
+    page.get_by_label("Preferred phase").select_option(label="Phase 1")
+    expect(parcel.locator("option")).to_have_count(2)
+    expect(parcel.locator("option").nth(1)).to_have_text("P1-A (Phase 1)")
+    parcel.select_option(label="P1-A (Phase 1)")
+
+    # Choosing another phase keeps the chosen parcel in the list, reported as outside the phase.
+    page.get_by_label("Preferred phase").select_option(label="Phase 2")
+    expect(page.locator("#id_preferred_parcel_error")).to_have_text("Parcel P1-A is not in Phase 2.")
+    expect(parcel).to_have_value(re.compile(r"\d+"))
+    expect(parcel.locator("option", has_text="P2-A (Phase 2)")).to_have_count(1)
+
+    # Leaving both empty is reported as it happens.
+    parcel.select_option(value="")
+    page.get_by_label("Preferred phase").select_option(value="")
+    expect(page.locator("#id_preferred_phase_error")).to_have_text("Choose a preferred phase or parcel.")
+    assert_accessible(page)
+    assert not csp_violations, csp_violations
+
+
+def test_the_review_queue_shows_status_and_submitted_at_1366_px(browser, live_server, sign_in, context, page):
+    from partners.models import ExpressionOfInterest
+    from tests.factories import EOIFactory, UserFactory
+
+    staff = UserFactory(username="staff-b", role="Staff", is_staff=True)
+    for name in ("Lumivane Biologics and Advanced Therapeutics Manufacturing Limited", "Kestrel Sight AI"):
+        EOIFactory(organisation=OrganisationFactory(name_en=name), status=ExpressionOfInterest.Status.SUBMITTED)
+    sign_in(staff)
+    page.set_viewport_size({"width": 1366, "height": 900})
+    page.goto("/admin/partners/expressionofinterest/")
+
+    results = page.locator("#changelist .results")
+    table = page.locator("#result_list")
+    expect(table).to_be_visible()
+    overflow = results.evaluate("element => element.scrollWidth - element.clientWidth")
+    assert overflow <= 0, f"the queue scrolls sideways by {overflow} px"
+    for header in ("Status", "Submitted"):
+        box = page.get_by_role("columnheader", name=header).bounding_box()
+        assert box["x"] + box["width"] <= 1366, header

@@ -106,24 +106,30 @@ def test_eoi_change_page_queries_do_not_grow_with_its_timeline_and_notes(admin_c
 # --- the queue --------------------------------------------------------------------------------------------------
 
 
-def test_the_queue_shows_eois_awaiting_review_oldest_submission_first(admin_client):
+def test_the_queue_shows_eois_that_need_action_oldest_submission_first(admin_client):
     first = EOIFactory(status=Status.SUBMITTED)
     second = EOIFactory(status=Status.ON_HOLD)
     third = EOIFactory(status=Status.SHORTLISTED)
     fourth = EOIFactory(status=Status.UNDER_REVIEW)
     draft = EOIFactory()
-    accepted = EOIFactory(status=Status.ACCEPTED)
+    parcel = ParcelFactory()
+    accepted = EOIFactory(status=Status.ACCEPTED, preferred_phase=parcel.phase, preferred_parcel=parcel)
+    declined = EOIFactory(status=Status.DECLINED)
     ExpressionOfInterest.objects.filter(pk=first.pk).update(submitted_at=timezone.now() - datetime.timedelta(days=9))
 
     response = admin_client.get(QUEUE)
 
-    assert list(response.context["cl"].result_list) == [first, second, third, fourth]
+    # An accepted EOI waits for its commitment in the queue; a declined one is done.
+    assert list(response.context["cl"].result_list) == [first, second, third, fourth, accepted]
+    assert declined not in response.context["cl"].result_list
     content = response.content.decode()
-    assert "Awaiting review" in content
+    assert "Needs action" in content
     assert first.reference in content and first.organisation.name_en in content
     everything = list(admin_client.get(QUEUE + "?queue=all").context["cl"].result_list)
     assert everything[-1] == draft and accepted in everything
     assert list(admin_client.get(QUEUE + "?queue=accepted").context["cl"].result_list) == [accepted]
+    services.commitment_from_eoi(eoi=accepted, actor=None)
+    assert accepted not in admin_client.get(QUEUE).context["cl"].result_list  # its commitment exists: done
 
 
 def test_the_queue_shows_the_columns_that_matter(admin_client):
@@ -139,17 +145,11 @@ def test_the_queue_shows_the_columns_that_matter(admin_client):
 
     content = admin_client.get(QUEUE).content.decode()
 
-    for text in (
-        eoi.reference,
-        eoi.organisation.name_en,
-        "Office / R&amp;D",
-        "P1-A",
-        "2500",
-        "120",
-        "350",
-        "Submitted",
-    ):
+    for text in (eoi.reference, eoi.organisation.name_en, "Office / R&amp;D", "P1-A", "2,500", "Submitted"):
         assert text in content, text
+    # Jobs and investment are on the change page: the queue keeps Status and Submitted on a 1366 px screen.
+    headers = [str(header["text"]) for header in admin_client.get(QUEUE).context["result_headers"]]
+    assert headers[-2:] == ["status", "submitted"] and len(headers) <= 7, headers
 
 
 def test_the_queue_filters_by_organisation_facility_type_and_phase(admin_client):
@@ -263,6 +263,47 @@ def test_create_commitment_from_an_accepted_eoi(admin_client, staff_user):
     assert Commitment.objects.filter(source_eoi=accepted).count() == 1
     change_page = admin_client.get(f"{QUEUE}{accepted.pk}/change/").content.decode()
     assert reverse("admin:partners_commitment_change", args=[commitment.pk]) in change_page
+
+
+def test_the_change_page_of_an_accepted_eoi_offers_create_commitment(admin_client, staff_user):
+    parcel = ParcelFactory()
+    accepted = EOIFactory(
+        preferred_phase=parcel.phase, preferred_parcel=parcel, gfa_m2=Decimal("3000"), status=Status.ACCEPTED
+    )
+    button_url = f"{QUEUE}{accepted.pk}/create-commitment/"
+    page = admin_client.get(f"{QUEUE}{accepted.pk}/change/").content.decode()
+    assert f'action="{button_url}"' in page and "Create commitment" in page
+    assert admin_client.get(button_url).status_code == 405
+
+    response = admin_client.post(button_url, follow=True)
+
+    commitment = Commitment.objects.get(source_eoi=accepted)
+    assert commitment.history.first().history_user == staff_user and commitment.gfa_m2 == Decimal("3000")
+    assert response.redirect_chain[-1][0] == f"{QUEUE}{accepted.pk}/change/"
+    assert any("Commitment recorded" in message for message in messages_of(response))
+    assert f'action="{button_url}"' not in response.content.decode()  # made: no second offer
+
+
+def test_create_commitment_is_not_offered_before_acceptance_and_a_direct_post_is_refused(admin_client):
+    shortlisted = EOIFactory(status=Status.SHORTLISTED)
+    button_url = f"{QUEUE}{shortlisted.pk}/create-commitment/"
+    assert f'action="{button_url}"' not in admin_client.get(f"{QUEUE}{shortlisted.pk}/change/").content.decode()
+
+    response = admin_client.post(button_url, follow=True)
+
+    assert not Commitment.objects.exists()
+    assert any("Only an accepted EOI becomes a commitment" in message for message in messages_of(response))
+    assert admin_client.post(f"{QUEUE}999999/create-commitment/").status_code == 404
+
+
+def test_the_status_timeline_shows_labels_not_codes(admin_client, staff_user, settings):
+    eoi = EOIFactory(status=Status.UNDER_REVIEW)
+    content = admin_client.get(f"{QUEUE}{eoi.pk}/change/").content.decode()
+    assert "Submitted → Under review" in content and "∅ → Draft" in content
+    assert "submitted → under_review" not in content
+    chinese = admin_client.get(f"{QUEUE}{eoi.pk}/change/", HTTP_ACCEPT_LANGUAGE="zh-hant").content.decode()
+    timeline = chinese.split('id="transitions-group"')[1].split("</fieldset>")[0]
+    assert "under_review" not in timeline and "審核中" in timeline
 
 
 # --- the EOI change page ----------------------------------------------------------------------------------------
@@ -521,30 +562,20 @@ def test_organisation_list_filters_and_search(admin_client):
     assert len(admin_client.get(f"{url}?kind__exact=institution").context["cl"].result_list) == 1
 
 
-def test_an_organisation_change_and_a_new_member_go_through_the_services(admin_client, staff_user):
+def test_an_organisation_change_goes_through_the_service_and_the_inline_adds_no_one(admin_client, staff_user):
     organisation = OrganisationFactory(contact_name="")
-    newcomer = UserFactory(username="newcomer")
     url = f"/admin/partners/organisation/{organisation.pk}/change/"
-    data = form_data(admin_client.get(url))
-    data.update(
-        {
-            "contact_name": "Ada Chan",
-            "memberships-TOTAL_FORMS": "1",
-            "memberships-0-user": str(newcomer.pk),
-            "memberships-0-role": "admin",
-            "memberships-0-organisation": str(organisation.pk),
-        }
-    )
+    page = admin_client.get(url)
+    assert not page.context["inline_admin_formsets"][0].formset.forms  # no member yet, and no row to add one
+    assert 'name="memberships-__prefix__-user"' not in page.content.decode()
+    data = form_data(page)
+    data["contact_name"] = "Ada Chan"
 
     response = admin_client.post(url, data)
 
     assert response.status_code == 302, response.context["adminform"].form.errors
     organisation.refresh_from_db()
     assert organisation.contact_name == "Ada Chan" and organisation.history.first().history_user == staff_user
-    membership = Membership.objects.get(user=newcomer)
-    assert membership.organisation == organisation and membership.role == "admin"
-    assert newcomer.groups.filter(name=PARTNER).exists()
-    assert membership.history.first().history_user == staff_user
     history = admin_client.get(f"/admin/partners/organisation/{organisation.pk}/history/").content.decode()
     assert "staff-t" in history and "Ada Chan" in history
 
@@ -561,19 +592,53 @@ def test_a_member_role_change_goes_through_membership_set(admin_client, staff_us
     assert membership.role == "admin" and membership.history.first().history_user == staff_user
 
 
-def test_a_person_of_another_organisation_cannot_be_added(admin_client):
+def test_a_typed_user_id_cannot_make_the_staff_account_a_partner_admin(admin_client, staff_user):
+    """Walkthrough defect 4: user id 3 (HKSTP `staff`) typed into the memberships inline became a partner admin."""
     organisation = OrganisationFactory()
-    elsewhere = partner_user(OrganisationFactory())
     url = f"/admin/partners/organisation/{organisation.pk}/change/"
     data = form_data(admin_client.get(url))
     data.update(
-        {"memberships-TOTAL_FORMS": "1", "memberships-0-user": str(elsewhere.pk), "memberships-0-role": "member"}
+        {"memberships-TOTAL_FORMS": "1", "memberships-0-user": str(staff_user.pk), "memberships-0-role": "admin"}
     )
 
-    response = admin_client.post(url, data)
+    admin_client.post(url, data)
 
-    assert response.status_code == 200
     assert not Membership.objects.filter(organisation=organisation).exists()
+    assert not staff_user.groups.filter(name=PARTNER).exists()
+    refused = admin_client.post(
+        "/admin/partners/membership/add/", {"user": staff_user.pk, "organisation": organisation.pk, "role": "admin"}
+    )
+    assert refused.status_code == 200 and "user" in refused.context["adminform"].form.errors
+    assert not Membership.objects.filter(user=staff_user).exists()
+
+
+def test_staff_invite_an_organisation_s_first_person_from_its_page(
+    admin_client, staff_user, django_capture_on_commit_callbacks
+):
+    organisation = OrganisationFactory(name_en="Lumivane Biologics")
+    change = admin_client.get(f"/admin/partners/organisation/{organisation.pk}/change/").content.decode()
+    invite_url = f"/admin/partners/organisation/{organisation.pk}/invite/"
+    assert f'href="{invite_url}"' in change
+    page = admin_client.get(invite_url)
+    assert page.status_code == 200 and page.context["form"]["role"].value() == "admin"
+
+    with django_capture_on_commit_callbacks(execute=True):
+        response = admin_client.post(invite_url, {"email": "Founder@Lumivane.example", "role": "admin"})
+
+    assert response.status_code == 302
+    invitation = Invitation.objects.get(organisation=organisation)
+    assert invitation.email == "founder@lumivane.example" and invitation.role == "admin"
+    assert invitation.invited_by == staff_user and invitation.history.first().history_user == staff_user
+    [message] = mail.outbox
+    assert message.body.startswith("You are invited to join Lumivane Biologics")
+    assert "Sent by: HKSTP staff" in message.body
+    membership = services.invitation_accept(
+        token=invitation.token, username="founder", password="a-long-pass-phrase-42"
+    )
+    assert membership.organisation == organisation and membership.role == "admin"
+    refused = admin_client.post(invite_url, {"email": "not-an-address", "role": "admin"})
+    assert refused.status_code == 200 and "email" in refused.context["form"].errors
+    assert admin_client.get("/admin/partners/organisation/999999/invite/").status_code == 404
 
 
 def test_membership_admin_adds_and_changes_roles_through_membership_set(admin_client, staff_user):
@@ -641,6 +706,27 @@ def test_staff_see_pending_invitations_read_only(admin_client, staff_user):
     assert admin_client.get("/admin/partners/invitation/add/").status_code == 403
     page = admin_client.get(f"/admin/partners/invitation/{pending.pk}/change/")
     assert page.status_code == 200 and not page.context["adminform"].form.fields
+
+
+def test_staff_revoke_and_resend_invitations_from_the_list(
+    admin_client, staff_user, django_capture_on_commit_callbacks
+):
+    organisation = OrganisationFactory()
+    first = services.invitation_create(organisation=organisation, email="one@example.org", actor=staff_user)
+    second = services.invitation_create(organisation=organisation, email="two@example.org", actor=staff_user)
+    url = "/admin/partners/invitation/"
+
+    revoked = admin_client.post(url, {"action": "revoke", "_selected_action": [first.pk]}, follow=True)
+    with django_capture_on_commit_callbacks(execute=True):
+        resent = admin_client.post(url, {"action": "resend", "_selected_action": [first.pk, second.pk]}, follow=True)
+
+    first.refresh_from_db()
+    assert first.revoked_at is not None and "1 invitation revoked." in messages_of(revoked)
+    shown = messages_of(resent)
+    assert "1 invitation sent again." in shown and any("was revoked" in message for message in shown)
+    assert [message.to for message in mail.outbox] == [["two@example.org"]]
+    assert list(admin_client.get(f"{url}?state=revoked").context["cl"].result_list) == [first]
+    assert admin_client.get(f"/admin/partners/invitation/{first.pk}/history/").status_code == 200
 
 
 # --- who may come in --------------------------------------------------------------------------------------------

@@ -512,3 +512,56 @@ class TestQueryCounts:
         # token + user, roles, count, rows; partners: + membership; EOIs: + transitions, attachments
         bound = 4 + (role == "partner") + (2 if url == "/api/v1/eois/" else 0)
         assert small <= bound, f"{url}: {small} queries"
+
+
+# --- figures summed over every organisation ---------------------------------------------------------------------
+
+AGGREGATE_URLS = [
+    "/api/v1/phases/{phase}/readiness/",
+    "/api/v1/phases/{phase}/readiness/history/",
+    "/api/v1/rollups/phases/",
+    "/api/v1/rollups/phases/{phase}/",
+    "/api/v1/rollups/parcels/",
+    "/api/v1/rollups/facilities/",
+]
+
+
+@pytest.fixture
+def phase_with_commitments(db):
+    """A phase whose readiness snapshot sums two organisations' commitments and EOI demand."""
+    from planning.services import readiness_recompute
+
+    parcel = ParcelFactory()
+    CommitmentFactory(organisation=OrganisationFactory(), parcel=parcel, gfa_m2=Decimal("2000"))
+    CommitmentFactory(organisation=OrganisationFactory(), parcel=parcel, gfa_m2=Decimal("6400"))
+    EOIFactory(preferred_phase=parcel.phase, gfa_m2=Decimal("48000"), status=Status.SUBMITTED)
+    readiness_recompute(phase=parcel.phase)
+    return parcel.phase
+
+
+def test_partners_read_no_cross_organisation_figures_in_readiness_or_roll_ups(phase_with_commitments):
+    """Security M1: one rule (innopole.permissions.ReadsCrossOrganisationAggregates) for roll-ups and readiness."""
+    phase = phase_with_commitments
+    partner = api_client_for(partner_user(OrganisationFactory(), role="admin"))
+    messages = set()
+    for url in AGGREGATE_URLS:
+        response = partner.get(url.format(phase=phase.pk))
+        assert response.status_code == 403, url
+        assert "commit" not in response.content.decode().lower() and "8,400" not in response.content.decode()
+        messages.add(response.json()["detail"])
+    assert len(messages) == 1  # the same refusal everywhere: one rule
+
+
+@pytest.mark.parametrize("role", ["planner", "executive", "staff"])
+def test_hkstp_roles_read_readiness_with_its_commitments_reasons(phase_with_commitments, users, role):
+    client = api_client_for(users[role])
+    readiness = client.get(f"/api/v1/phases/{phase_with_commitments.pk}/readiness/")
+    history = client.get(f"/api/v1/phases/{phase_with_commitments.pk}/readiness/history/")
+    assert readiness.status_code == history.status_code == 200
+    criteria = {criterion["code"]: criterion for criterion in readiness.json()["snapshot"]["criteria"]}
+    assert "commitments" in criteria and criteria["commitments"]["reasons"]
+    assert client.get("/api/v1/rollups/phases/").status_code == 200
+
+
+def test_anonymous_callers_get_401_on_readiness(phase_with_commitments):
+    assert api_client_for(None).get(f"/api/v1/phases/{phase_with_commitments.pk}/readiness/").status_code == 401

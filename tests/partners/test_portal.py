@@ -326,6 +326,71 @@ class TestEOIForm:
         assert re.search(r'<select[^>]*name="preferred_parcel"[^>]*aria-invalid="true"', content)
 
 
+class TestEOIFormGuidance:
+    def test_a_blank_form_has_no_error_box(self, client_a, plan):
+        content = client_a.get("/portal/eois/new/").content.decode()
+        assert '<div id="eoi-form-errors"></div>' in content  # the target htmx fills stays, empty and unstyled
+        assert 'class="form-errors"' not in content and 'role="alert"' not in content
+
+    def test_an_error_summary_has_its_box(self, client_a, plan):
+        content = client_a.post("/portal/eois/new/", eoi_data(plan, gfa_m2="-3")).content.decode()
+        assert re.search(r'<div id="eoi-form-errors"><div class="form-errors" role="alert">', content)
+        assert "GFA (m²): GFA must be more than 0 m²." in content
+
+    def test_the_summary_uses_the_language_s_punctuation(self, client_a, plan):
+        response = client_a.post(
+            "/portal/eois/new/",
+            eoi_data(plan, action="submit", preferred_phase="", preferred_parcel=""),
+            HTTP_ACCEPT_LANGUAGE="zh-hant",
+        )
+        content = response.content.decode()
+        assert "首選期數：" in content and "首選期數:" not in content
+
+    def test_a_draft_shows_who_created_it_not_a_submitter(self, client_a, org_a, user_a, plan):
+        draft = EOIFactory(organisation=org_a, facility_type=plan["type"], preferred_phase=plan["phase"])
+        content = client_a.get(f"/portal/eois/{draft.pk}/").content.decode()
+        assert "Created by" in content and "Submitted by" not in content and ">Submitted<" not in content
+        services.eoi_submit(eoi=draft, actor=user_a)
+        content = client_a.get(f"/portal/eois/{draft.pk}/").content.decode()
+        assert "Submitted by" in content and "Created by" not in content
+
+    def test_the_parcel_list_offers_the_chosen_phase_s_parcels(self, client_a, org_a, plan):
+        everything = client_a.get("/portal/eois/new/").content.decode()
+        assert "P1-A (Phase 1)" in everything and "P2-A (Phase 2)" in everything
+        draft = EOIFactory(organisation=org_a, facility_type=plan["type"], preferred_phase=plan["phase"])
+        narrowed = client_a.get(f"/portal/eois/{draft.pk}/edit/").content.decode()
+        assert "P1-A (Phase 1)" in narrowed and "P2-A (Phase 2)" not in narrowed
+
+    def test_choosing_a_phase_swaps_in_its_parcels_and_keeps_a_chosen_parcel_to_report_it(self, client_a, plan):
+        headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TRIGGER_NAME": "preferred_phase"}
+        data = eoi_data(plan, preferred_phase=plan["other_phase"].pk, preferred_parcel="")
+        content = client_a.post("/portal/eois/validate/", data, **headers).content.decode()
+        swapped = re.search(r'<select id="id_preferred_parcel" hx-swap-oob="innerHTML">(.*?)</select>', content, re.S)
+        assert swapped and "P2-A (Phase 2)" in swapped.group(1) and "P1-A" not in swapped.group(1)
+        assert "<script" not in content
+
+        data = eoi_data(plan, preferred_phase=plan["other_phase"].pk)  # P1-A still chosen
+        content = client_a.post("/portal/eois/validate/", data, **headers).content.decode()
+        swapped = re.search(r'<select id="id_preferred_parcel" hx-swap-oob="innerHTML">(.*?)</select>', content, re.S)
+        assert re.search(rf'<option value="{plan["parcel"].pk}" selected>P1-A', swapped.group(1))
+        assert "Parcel P1-A is not in Phase 2." in content
+        other = client_a.post("/portal/eois/validate/", data, HTTP_HX_TRIGGER_NAME="jobs").content.decode()
+        assert 'select id="id_preferred_parcel"' not in other  # the list changes only with the phase
+
+    def test_the_phase_or_parcel_rule_is_a_hint_and_is_checked_live(self, client_a, plan):
+        form = client_a.get("/portal/eois/new/").content.decode()
+        assert "a submitted EOI needs one" in form
+        headers = {"HTTP_HX_REQUEST": "true", "HTTP_HX_TRIGGER_NAME": "preferred_parcel"}
+        data = eoi_data(plan, preferred_phase="", preferred_parcel="")
+        content = client_a.post("/portal/eois/validate/", data, **headers).content.decode()
+        assert re.search(
+            r'<div id="id_preferred_phase_error" hx-swap-oob="innerHTML"><p>Choose a preferred phase or parcel\.</p>',
+            content,
+        )
+        content = client_a.post("/portal/eois/validate/", eoi_data(plan), **headers).content.decode()
+        assert '<div id="id_preferred_phase_error" hx-swap-oob="innerHTML"></div>' in content
+
+
 class TestValidateEndpoint:
     def post(self, client, plan, trigger="", url="/portal/eois/validate/", **overrides):
         headers = {"HTTP_HX_REQUEST": "true"}
@@ -479,18 +544,18 @@ class TestAttachments:
         assert "Business plan.pdf" in page and f'href="/portal/attachments/{attachment.pk}/download/"' in page
 
     @pytest.mark.parametrize(("name", "content"), [("report.pdf", ELF), ("report.pdf", EXE)])
-    def test_an_executable_named_pdf_is_refused_on_the_form(self, client_a, eoi, name, content):
+    def test_an_executable_named_pdf_is_refused_on_the_eoi_page(self, client_a, eoi, name, content):
+        # Post/redirect/get: the browser lands on the EOI's own page, never on the POST-only upload URL.
         response = upload(client_a, eoi, name, content)
-        assert response.status_code == 200
-        page = response.content.decode()
-        assert "is not one of the allowed types" in page
-        assert re.search(r'<input[^>]*type="file"[^>]*aria-invalid="true"', page)
+        assert response.status_code == 302 and response["Location"] == f"/portal/eois/{eoi.pk}/"
+        page = client_a.get(response["Location"]).content.decode()
+        assert f"{name} was not attached" in page and "is not one of the allowed types" in page
         assert eoi.attachments.count() == 0
 
     def test_a_file_over_10_mb_is_refused(self, client_a, eoi):
         response = upload(client_a, eoi, "big.pdf", PDF + b"\x00" * (MAX_BYTES + 1 - len(PDF)))
-        assert response.status_code == 200
-        assert "the limit is 10.0" in response.content.decode()
+        assert response.status_code == 302 and response["Location"] == f"/portal/eois/{eoi.pk}/"
+        assert "the limit is 10.0" in client_a.get(response["Location"]).content.decode()
         assert eoi.attachments.count() == 0
 
     def test_a_path_in_the_file_name_never_reaches_the_storage(self, client_a, eoi):
@@ -580,10 +645,87 @@ class TestInvitations:
         assert client.post("/portal/invite/", {"email": "x@example.org", "role": "admin"}).status_code == 403
         assert not Invitation.objects.exists()
 
-    def test_a_taken_address_is_reported_on_the_field(self, client_a, user_b):
-        response = client_a.post("/portal/invite/", {"email": user_b.email, "role": "member"})
+    def test_the_answer_does_not_tell_whether_an_address_has_an_account(self, client_a, user_b, staff_user):
+        addresses = (user_b.email, staff_user.email, "nobody-here@example.org")
+        for email in addresses:
+            response = client_a.post("/portal/invite/", {"email": email.upper(), "role": "member"})
+            assert response.status_code == 302 and response["Location"] == "/portal/invite/"
+            page = client_a.get(response["Location"]).content.decode()
+            assert f"Invitation sent to {email}." in page
+        for email in addresses:  # listed alike as waiting to be accepted
+            assert re.search(rf'<tr>\s*<th scope="row">{re.escape(email)}</th>\s*<td>Member</td>', page), email
+        # (Only an invitation the organisation itself has pending is named, on the field.)
+        again = client_a.post("/portal/invite/", {"email": user_b.email, "role": "member"}).content.decode()
+        assert "already waiting to be accepted" in again
+
+    def test_an_admin_revokes_and_resends_with_post_and_sees_the_members(
+        self, client_a, org_a, user_a, django_capture_on_commit_callbacks
+    ):
+        member = partner_user(org_a, username="member-a")
+        member.first_name = "Mei Ling"
+        member.save()
+        invitation = services.invitation_create(organisation=org_a, email="carol@example.org", actor=user_a)
+        old_token = invitation.token
+
+        page = client_a.get("/portal/invite/").content.decode()
+        assert f'action="/portal/invitations/{invitation.pk}/revoke/"' in page
+        assert f'action="/portal/invitations/{invitation.pk}/resend/"' in page
+        assert "Mei Ling" in page and "member-a" in page and "Organisation admin" in page
+        assert client_a.get(f"/portal/invitations/{invitation.pk}/resend/").status_code == 405
+
+        with django_capture_on_commit_callbacks(execute=True):
+            resent = client_a.post(f"/portal/invitations/{invitation.pk}/resend/", follow=True)
+        assert "Invitation sent again to carol@example.org." in resent.content.decode()
+        invitation.refresh_from_db()
+        assert invitation.token != old_token and str(invitation.token) in mail.outbox[-1].body
+
+        revoked = client_a.post(f"/portal/invitations/{invitation.pk}/revoke/", follow=True).content.decode()
+        assert "The invitation to carol@example.org is revoked." in revoked
+        assert f'action="/portal/invitations/{invitation.pk}/revoke/"' not in revoked
+        assert client_a.get(f"/portal/invitations/{invitation.token}/").status_code == 404
+        again = client_a.post(f"/portal/invitations/{invitation.pk}/revoke/", follow=True).content.decode()
+        assert "This invitation was revoked." in again
+
+    def test_another_organisation_s_invitation_answers_404_and_members_get_403(self, client, org_a, org_b, user_b):
+        theirs = services.invitation_create(
+            organisation=org_b, email="x@example.org", actor=partner_user(org_b, role="admin")
+        )
+        client.force_login(partner_user(org_a, username="admin-a2", role="admin"))
+        for action in ("revoke", "resend"):
+            assert client.post(f"/portal/invitations/{theirs.pk}/{action}/").status_code == 404
+        client.force_login(user_b)  # a member of the invitation's own organisation
+        for action in ("revoke", "resend"):
+            assert client.post(f"/portal/invitations/{theirs.pk}/{action}/").status_code == 403
+        theirs.refresh_from_db()
+        assert theirs.revoked_at is None
+
+    def test_the_rate_limit_is_a_clear_message(self, client_a, settings):
+        settings.PARTNER_INVITATIONS_PER_HOUR = 1
+        client_a.post("/portal/invite/", {"email": "one@example.org", "role": "member"})
+        response = client_a.post("/portal/invite/", {"email": "two@example.org", "role": "member"})
         assert response.status_code == 200
-        assert re.search(r'id="id_email_error"[^>]*>\s*<p>Someone with this e-mail address', response.content.decode())
+        assert "can send 1 invitation an hour" in response.content.decode()
+        assert Invitation.objects.count() == 1
+
+    def test_a_signed_in_hkstp_account_cannot_accept(self, client, org_a, user_a, staff_user):
+        invitation = services.invitation_create(organisation=org_a, email="new@example.org", actor=user_a)
+        client.force_login(staff_user)
+        client.post(
+            f"/portal/invitations/{invitation.token}/",
+            {"username": "x", "password": "a-long-pass-4321", "password_confirm": "a-long-pass-4321"},
+        )
+        assert not Membership.objects.filter(user=staff_user).exists()
+        assert not staff_user.groups.filter(name="Partner").exists()
+
+
+class TestMembers:
+    def test_every_member_sees_the_organisation_s_people_and_no_one_else(self, client, org_a, org_b, user_a):
+        partner_user(org_b, username="outsider")
+        member = partner_user(org_a, username="member-a")
+        client.force_login(member)
+        content = client.get("/portal/").content.decode()
+        assert "People in your organisation" in content
+        assert "alice" in content and "member-a" in content and "outsider" not in content
 
 
 class TestPrivacy:

@@ -243,3 +243,173 @@ def test_removing_a_member_ends_portal_access_but_keeps_the_account(db):
     assert not Membership.objects.filter(user=person).exists()
     assert not person.groups.filter(name=PARTNER).exists()
     assert person.is_active
+
+
+# --- who may be a partner user ----------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("kind", ["Staff", "Planner", "Executive", "is_staff", "is_superuser"])
+def test_hkstp_accounts_can_never_join_a_partner_organisation(db, kind):
+    from tests.factories import UserFactory
+
+    if kind in ("is_staff", "is_superuser"):
+        account = UserFactory(username="hkstp-person", **{kind: True})
+    else:
+        account = UserFactory(username="hkstp-person", role=kind)
+    organisation = OrganisationFactory()
+
+    with pytest.raises(ValidationError, match="HKSTP account") as refused:
+        services.membership_set(user=account, organisation=organisation, role="admin", actor=None)
+
+    assert "user" in refused.value.message_dict
+    assert not Membership.objects.filter(user=account).exists()
+    assert not account.groups.filter(name=PARTNER).exists()
+
+
+def test_an_invitation_to_an_hkstp_address_cannot_make_an_hkstp_account_a_partner(
+    db, staff_user, django_capture_on_commit_callbacks
+):
+    organisation = OrganisationFactory()
+    with django_capture_on_commit_callbacks(execute=True):
+        invitation = services.invitation_create(organisation=organisation, email=staff_user.email, actor=staff_user)
+
+    [message] = mail.outbox
+    assert "/portal/invitations/" not in message.body  # no link to an address that has an account
+    with pytest.raises(ValidationError, match="already has an account"):
+        services.invitation_accept(token=invitation.token, username="staff-twin", password="a-long-pass-phrase-42")
+    assert not Membership.objects.exists()
+
+
+# --- invitations: no account oracle, no free text, a rate limit, revoke and resend ----------------------------
+
+
+def _admin_of(organisation):
+    return partner_user(organisation, role="admin")
+
+
+def test_an_existing_account_s_address_gets_the_same_answer_and_an_e_mail_without_a_link(
+    db, django_capture_on_commit_callbacks
+):
+    organisation = OrganisationFactory(name_en="Corvenna CDMO")
+    admin = _admin_of(organisation)
+    elsewhere = partner_user(OrganisationFactory(), username="victim")
+
+    with django_capture_on_commit_callbacks(execute=True):
+        known = services.invitation_create(organisation=organisation, email=elsewhere.email.upper(), actor=admin)
+        unknown = services.invitation_create(organisation=organisation, email="nobody@example.org", actor=admin)
+
+    # Both are pending invitations, alike in every way the inviter can see.
+    assert set(Invitation.objects.pending()) == {known, unknown}
+    notice, invite = mail.outbox
+    assert notice.to == [elsewhere.email.lower()] and invite.to == ["nobody@example.org"]
+    assert "already belongs to an account" in notice.body and "/portal/invitations/" not in notice.body
+    assert f"/portal/invitations/{unknown.token}/" in invite.body
+
+
+PHISHING = "HKSTP Security Office. URGENT: re-verify at https://hkstp-verify.example/login . Also,"
+
+
+@pytest.mark.parametrize(
+    ("full_name", "username", "shown"),
+    [
+        (PHISHING, "mallory", "mallory"),  # free text with a link: the username instead
+        ("x" * 60, "mallory", "mallory"),  # too long
+        (PHISHING, "hkstp-verify.example", None),  # a username that looks like a domain: neither
+        ("Ada Chan", "ada", "Ada Chan"),
+        ("陳大文", "tai-man", "陳大文"),
+    ],
+)
+def test_the_invitation_e_mail_leads_with_the_organisation_and_never_quotes_free_text(
+    db, django_capture_on_commit_callbacks, full_name, username, shown
+):
+    from tests.factories import UserFactory
+
+    organisation = OrganisationFactory(name_en="Corvenna CDMO")
+    inviter = UserFactory(username=username, first_name=full_name)
+    services.membership_set(user=inviter, organisation=organisation, role="admin", actor=None)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        services.invitation_create(organisation=organisation, email="target@victim.example", actor=inviter)
+
+    [message] = mail.outbox
+    assert message.body.startswith("You are invited to join Corvenna CDMO in the INNOPOLE partner portal of HKSTP.")
+    assert "hkstp-verify" not in message.body and "URGENT" not in message.body
+    assert f"Sent by: {shown or 'a colleague'}\n" in message.body
+
+
+def test_invitations_are_rate_limited_per_organisation(db, settings, staff_user, django_capture_on_commit_callbacks):
+    settings.PARTNER_INVITATIONS_PER_HOUR = 2
+    organisation = OrganisationFactory()
+    admin = _admin_of(organisation)
+    first = services.invitation_create(organisation=organisation, email="one@example.org", actor=admin)
+    services.invitation_create(organisation=organisation, email="two@example.org", actor=admin)
+
+    with django_capture_on_commit_callbacks(execute=True):
+        with pytest.raises(ValidationError, match="2 invitations an hour"):
+            services.invitation_create(organisation=organisation, email="three@example.org", actor=admin)
+        with pytest.raises(ValidationError, match="2 invitations an hour"):
+            services.invitation_resend(invitation=first, actor=admin)  # a resend is an e-mail too
+    assert mail.outbox == [] and Invitation.objects.count() == 2
+
+    # Another organisation has its own allowance, staff are not limited, and an hour later it is free again.
+    other = OrganisationFactory()
+    services.invitation_create(organisation=other, email="one@example.org", actor=_admin_of(other))
+    services.invitation_create(organisation=organisation, email="staff-sent@example.org", actor=staff_user)
+    hour_ago = timezone.now() - datetime.timedelta(hours=1, seconds=1)
+    Invitation.history.filter(organisation_id=organisation.pk).update(sent_at=hour_ago)
+    services.invitation_create(organisation=organisation, email="three@example.org", actor=admin)
+
+
+def test_a_revoked_invitation_cannot_be_accepted_and_the_revocation_is_in_the_history(db):
+    organisation = OrganisationFactory()
+    admin = _admin_of(organisation)
+    invitation = services.invitation_create(organisation=organisation, email="a@example.org", actor=admin)
+
+    services.invitation_revoke(invitation=invitation, actor=admin)
+
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is not None and not Invitation.objects.pending().exists()
+    assert invitation.history.first().history_user == admin
+    with pytest.raises(ValidationError, match="not valid any more"):
+        services.invitation_accept(token=invitation.token, username="aperson", password="a-long-pass-phrase-42")
+    with pytest.raises(ValidationError, match="revoked"):
+        services.invitation_resend(invitation=invitation, actor=admin)
+    with pytest.raises(ValidationError, match="revoked"):
+        services.invitation_revoke(invitation=invitation, actor=admin)
+
+
+def test_resending_gives_a_new_link_and_the_old_one_stops_working(db, django_capture_on_commit_callbacks):
+    organisation = OrganisationFactory()
+    admin = _admin_of(organisation)
+    invitation = services.invitation_create(organisation=organisation, email="a@example.org", actor=admin)
+    old_token = invitation.token
+    Invitation.objects.filter(pk=invitation.pk).update(expires_at=timezone.now() - datetime.timedelta(days=1))
+
+    with django_capture_on_commit_callbacks(execute=True):
+        resent = services.invitation_resend(invitation=invitation, actor=admin, accept_url_base="https://x")
+
+    [message] = mail.outbox
+    assert resent.token != old_token and f"https://x/portal/invitations/{resent.token}/" in message.body
+    assert resent.expires_at > timezone.now() + datetime.timedelta(days=services.INVITATION_DAYS - 1)
+    with pytest.raises(ValidationError, match="not valid any more"):
+        services.invitation_accept(token=old_token, username="aperson", password="a-long-pass-phrase-42")
+    membership = services.invitation_accept(token=resent.token, username="aperson", password="a-long-pass-phrase-42")
+    assert membership.organisation == organisation
+    with pytest.raises(ValidationError, match="accepted already"):
+        services.invitation_resend(invitation=resent, actor=admin)
+
+
+@pytest.mark.parametrize("who", ["member", "other_admin"])
+def test_only_the_organisation_s_admins_and_staff_revoke_or_resend(db, who, staff_user):
+    organisation = OrganisationFactory()
+    invitation = services.invitation_create(organisation=organisation, email="a@example.org", actor=staff_user)
+    token = invitation.token
+    actor = partner_user(organisation) if who == "member" else _admin_of(OrganisationFactory())
+
+    with pytest.raises(PermissionDenied):
+        services.invitation_revoke(invitation=invitation, actor=actor)
+    with pytest.raises(PermissionDenied):
+        services.invitation_resend(invitation=invitation, actor=actor)
+    invitation.refresh_from_db()
+    assert invitation.revoked_at is None and invitation.token == token
+    services.invitation_revoke(invitation=invitation, actor=staff_user)
