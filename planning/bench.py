@@ -43,12 +43,11 @@ import numpy as np
 from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
-from django.db import DatabaseError, connection
+from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
-from pyproj import Transformer
 
 from . import readiness
-from .geometry import HK1980_GRID, WGS84, area_m2, parse_polygon, rectangle_geojson
+from .geometry import area_m2, parse_polygon, rectangle_geojson, transformer_to_grid, transformer_to_wgs84
 from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
 
 BATCH_SIZE = 5_000
@@ -220,8 +219,8 @@ class Generator:
         self.shape = shape
         self.phases = 0
         self.next_org = 1
-        self.to_wgs84 = Transformer.from_crs(HK1980_GRID, WGS84, always_xy=True)
-        self.to_grid = Transformer.from_crs(WGS84, HK1980_GRID, always_xy=True)
+        self.to_wgs84 = transformer_to_wgs84()  # the pinned EPSG:1825 transformation, as the services use
+        self.to_grid = transformer_to_grid()
         self.columns = shape.per_phase("parcels")
         self.campus: Campus | None = None
         self.types: dict[str, FacilityType] = {}
@@ -812,3 +811,144 @@ def best_of(repeat: int, fn: Callable[[], Any]) -> float:
         fn()
         times.append(time.perf_counter() - began)
     return min(times)
+
+
+# --- pages and endpoints at scale -------------------------------------------------------------------------------
+# Each target is requested in-process with Django's test Client (signed in with force_login), round-robin with the
+# others so that load on the machine falls on all of them alike, and its median is divided by a baseline measured
+# in the same rounds: `/healthz` for pages, list endpoints and changelists (goal ≤ 10×), and for the GeoJSON the
+# plain path it replaced — the same rows read with `values()` and turned into text by `json.dumps` (goal ≤ 2×).
+
+PAGE_GOAL = 10.0
+GEOJSON_GOAL = 2.0
+HEALTHZ = "healthz"
+PLAIN_JSON = "json.dumps of the same rows"
+# (name, URL, role of the signed-in user, baseline); baseline None: the target is a baseline.
+PAGE_TARGETS = (
+    (HEALTHZ, "/healthz", None, None),
+    ("/plan/", "/plan/", "planner", HEALTHZ),
+    ("/dashboard/", "/dashboard/", "executive", HEALTHZ),
+    ("/portal/", "/portal/", "partner", HEALTHZ),
+    ("api phases", "/api/v1/phases/?page_size=100", "planner", HEALTHZ),
+    ("api parcels", "/api/v1/parcels/?page_size=500", "planner", HEALTHZ),
+    ("api facilities", "/api/v1/facilities/?page_size=100", "planner", HEALTHZ),
+    ("api rollups/phases", "/api/v1/rollups/phases/?page_size=100", "planner", HEALTHZ),
+    ("api rollups/parcels", "/api/v1/rollups/parcels/?page_size=100", "planner", HEALTHZ),
+    ("api EOIs", "/api/v1/eois/?page_size=50", "staff", HEALTHZ),
+    ("api commitments", "/api/v1/commitments/?page_size=50", "staff", HEALTHZ),
+    ("api allocations", "/api/v1/allocations/?page_size=50", "staff", HEALTHZ),
+    ("admin EOIs", "/admin/partners/expressionofinterest/", "staff", HEALTHZ),
+    ("admin allocations", "/admin/tenants/spaceallocation/", "staff", HEALTHZ),
+    ("admin parcels", "/admin/planning/parcel/", "staff", HEALTHZ),
+    ("admin commitments", "/admin/partners/commitment/", "staff", HEALTHZ),
+    ("admin organisations", "/admin/partners/organisation/", "staff", HEALTHZ),
+    (PLAIN_JSON, None, None, None),
+    ("api parcels/geojson", "/api/v1/parcels/geojson/", "planner", PLAIN_JSON),
+)
+GEOJSON_COLUMNS = (
+    "id",
+    "code",
+    "phase__number",
+    "computed_area_m2",
+    "surveyed_area_m2",
+    "gfa_m2",
+    "max_plot_ratio",
+    "land_status",
+    "handover_date",
+    "lot_ref",
+    "zoning",
+    "geometry",
+)
+
+
+def bench_users() -> dict:
+    """One user per role in the scratch database (the partner is the admin of the first organisation)."""
+    from django.contrib.auth import get_user_model
+    from django.contrib.auth.models import Group
+
+    from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
+
+    User = get_user_model()
+    users = {}
+    for name, group, is_staff in (
+        ("planner", PLANNER, False),
+        ("executive", EXECUTIVE, False),
+        ("staff", STAFF, True),
+        ("partner", PARTNER, False),
+    ):
+        user, _created = User.objects.get_or_create(username=f"bench-{name}", defaults={"is_staff": is_staff})
+        user.groups.add(Group.objects.get_or_create(name=group)[0])
+        users[name] = user
+    organisation = model("partners.Organisation").objects.order_by("pk").first()
+    if organisation is not None:
+        model("partners.Membership").objects.get_or_create(
+            user=users["partner"], defaults={"organisation": organisation, "role": "admin"}
+        )
+    return users
+
+
+def plain_geojson_rows() -> str:
+    """The baseline of the GeoJSON: its rows read plainly (one query, GFA summed in SQL) and dumped as JSON."""
+    rows = list(Parcel.objects.select_related("phase").with_gfa().values(*GEOJSON_COLUMNS))
+    return json.dumps(rows, default=str)
+
+
+def measure_pages(rounds: int, *, log: Callable[[str], None] = print) -> list[dict]:
+    """Median time of every target over `rounds` interleaved rounds (after one warm-up round), its ratio to its
+    baseline with the goal and whether it is met, the response's status and size, and its SQL query count."""
+    from django.test import Client
+    from django.test.utils import CaptureQueriesContext, override_settings
+
+    users = bench_users()
+    clients = {}
+    for role, user in users.items():
+        clients[role] = Client()
+        clients[role].force_login(user)
+    clients[None] = Client()
+
+    def request(target) -> tuple[int, int]:
+        _name, url, role, _baseline = target
+        if url is None:
+            size = len(plain_geojson_rows())
+            close_old_connections()
+            return 200, size
+        response = clients[role].get(url)
+        body = b"".join(response) if response.streaming else response.content
+        # What the end of a served request does (the test Client skips it): with the default
+        # DATABASE_CONN_MAX_AGE=0 the connection is closed, so every request, /healthz too, opens its own.
+        close_old_connections()
+        return response.status_code, len(body)
+
+    times: dict[str, list[float]] = {target[0]: [] for target in PAGE_TARGETS}
+    facts: dict[str, dict] = {}
+    # The test Client outside the test runner: its host must be allowed; DEBUG off so no query log is kept.
+    with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False, SECURE_SSL_REDIRECT=False):
+        for target in PAGE_TARGETS:  # warm-up, and the query count of one request
+            with CaptureQueriesContext(connection) as queries:
+                status, size = request(target)
+            facts[target[0]] = {"status": status, "bytes": size, "queries": len(queries)}
+        for number in range(rounds):
+            for target in PAGE_TARGETS:
+                began = time.perf_counter()
+                request(target)
+                times[target[0]].append(time.perf_counter() - began)
+            log(f"  round {number + 1}/{rounds} done")
+    medians = {name: float(np.median(values)) for name, values in times.items()}
+    rows = []
+    for name, url, role, baseline in PAGE_TARGETS:
+        goal = None if baseline is None else (GEOJSON_GOAL if baseline == PLAIN_JSON else PAGE_GOAL)
+        ratio = None if baseline is None else round(medians[name] / medians[baseline], 2)
+        rows.append(
+            {
+                "target": name,
+                "url": url,
+                "role": role,
+                "median_ms": round(medians[name] * 1000, 1),
+                "baseline": baseline,
+                "ratio": ratio,
+                "goal": goal,
+                "goal_met": None if goal is None else ratio <= goal,
+                **facts[name],
+            }
+        )
+    return rows

@@ -76,7 +76,12 @@ def campus_warnings(campus: Campus) -> list[PlanWarning]:
     warnings: list[PlanWarning] = []
     for phase in Phase.objects.filter(campus=campus).with_site_area():
         warnings.extend(phase_warnings(phase))
+    return warnings + campus_level_warnings(campus)
 
+
+def campus_level_warnings(campus: Campus) -> list[PlanWarning]:
+    """The warnings of a campus's plan that are not about one phase: talent housing, areas to re-survey."""
+    warnings: list[PlanWarning] = []
     cap = campus.talent_housing_units_cap
     if cap is not None:
         units = (
@@ -96,7 +101,11 @@ def campus_warnings(campus: Campus) -> list[PlanWarning]:
                 )
             )
 
-    for parcel in Parcel.objects.filter(campus=campus, surveyed_area_m2__isnull=False):
+    # Only the two areas: loading every polygon of the campus for this would cost more than the whole page.
+    surveyed = Parcel.objects.filter(campus=campus, surveyed_area_m2__isnull=False).only(
+        "pk", "code", "surveyed_area_m2", "computed_area_m2"
+    )
+    for parcel in surveyed:
         if parcel.area_mismatch:
             warnings.append(
                 PlanWarning(
@@ -118,4 +127,11 @@ def campus_warnings(campus: Campus) -> list[PlanWarning]:
     return warnings
 
 
-__all__ = ["PlanWarning", "attach_gfa_by_type", "campus_warnings", "gfa_by_type", "phase_warnings"]
+__all__ = [
+    "PlanWarning",
+    "attach_gfa_by_type",
+    "campus_level_warnings",
+    "campus_warnings",
+    "gfa_by_type",
+    "phase_warnings",
+]

@@ -19,12 +19,7 @@ def _phase_rows(user) -> list[Phase]:
 
 def _campus_warnings(user) -> list:
     """The plan's warnings that are not about one phase (those show in the phase's row)."""
-    return [
-        warning
-        for campus in Campus.objects.restrict(user)
-        for warning in selectors.campus_warnings(campus)
-        if warning.object_type != "phase"
-    ]
+    return [warning for campus in Campus.objects.restrict(user) for warning in selectors.campus_level_warnings(campus)]
 
 
 def _phase_page(request, title):

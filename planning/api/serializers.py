@@ -22,7 +22,10 @@ class GeoJSONPolygonField(serializers.JSONField):
 extend_schema_field(
     {
         "type": "object",
-        "description": "GeoJSON Polygon (RFC 7946), WGS84 longitude/latitude.",
+        "description": (
+            "GeoJSON Polygon (RFC 7946), WGS84 longitude/latitude. Stored and returned normalised: exterior ring "
+            "counter-clockwise, holes clockwise, 9 decimals, repeated positions dropped, rings closed."
+        ),
         "properties": {
             "type": {"type": "string", "enum": ["Polygon"]},
             "coordinates": {
@@ -173,9 +176,14 @@ class ParcelSerializer(VersionedModelSerializer):
             "handover_date",
             "version",
         ]
+        # Left out on create, these take the campus's defaults (null does the same for the numbers). Text is never
+        # null in this API: null for a text field is a 400, and "" clears a field that may be blank.
         extra_kwargs = {
-            name: {"required": False, "allow_null": True}
-            for name in ("zoning", "max_plot_ratio", "max_site_coverage_pct", "max_building_height_mpd")
+            "zoning": {"required": False},
+            **{
+                name: {"required": False, "allow_null": True}
+                for name in ("max_plot_ratio", "max_site_coverage_pct", "max_building_height_mpd")
+            },
         }
 
     @extend_schema_field(serializers.FloatField())
@@ -216,6 +224,9 @@ class ParcelFeaturePropertiesSerializer(serializers.ModelSerializer):
 
 
 class ParcelFeatureSerializer(serializers.Serializer):
+    """One parcel as a Feature. The schema's description, and the reference `parcel_features` is tested against:
+    the endpoint itself does not run it (a serializer per parcel cost 24× the plain path at 5,000 parcels)."""
+
     type = serializers.ChoiceField(choices=["Feature"])
     id = serializers.IntegerField()
     geometry = GeoJSONPolygonField()
@@ -235,6 +246,58 @@ class ParcelFeatureCollectionSerializer(serializers.Serializer):
 
     type = serializers.ChoiceField(choices=["FeatureCollection"])
     features = ParcelFeatureSerializer(many=True)
+
+
+# The columns `parcel_features` reads: one query, the GFA summed in SQL (`with_gfa`), no model instances.
+FEATURE_COLUMNS = (
+    "id",
+    "code",
+    "phase__number",
+    "surveyed_area_m2",
+    "computed_area_m2",
+    "gfa_m2",
+    "max_plot_ratio",
+    "land_status",
+    "handover_date",
+    "lot_ref",
+    "zoning",
+    "geometry",
+)
+
+
+def _number(value: Decimal | None) -> float | None:
+    # What the serializer's DecimalField(coerce_to_string=False) renders: the stored 2-place decimal as a number.
+    return None if value is None else float(value)
+
+
+def parcel_features(parcels) -> list[dict]:
+    """The Features of a queryset of parcels annotated `with_gfa()`: the same keys, order and types as
+    `ParcelFeatureSerializer`, built from `values()` rows by a plain function."""
+    features = []
+    for row in parcels.values(*FEATURE_COLUMNS):
+        surveyed = row["surveyed_area_m2"]
+        handover = row["handover_date"]
+        features.append(
+            {
+                "type": "Feature",
+                "id": row["id"],
+                "geometry": row["geometry"],
+                "properties": {
+                    "id": row["id"],
+                    "code": row["code"],
+                    "phase": row["phase__number"],
+                    "site_area_m2": _number(surveyed if surveyed is not None else row["computed_area_m2"]),
+                    "computed_area_m2": _number(row["computed_area_m2"]),
+                    "gfa_m2": _number(row["gfa_m2"]),
+                    "max_plot_ratio": _number(row["max_plot_ratio"]),
+                    "land_status": row["land_status"],
+                    "handover_date": None if handover is None else handover.isoformat(),
+                    "lot_ref": row["lot_ref"],
+                    "zoning": row["zoning"],
+                },
+            }
+        )
+    return features
 
 
 class FacilityTypeSerializer(VersionedModelSerializer):

@@ -8,6 +8,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
 from innopole.api import ServiceModelViewSetMixin
+from innopole.permissions import ReadsCrossOrganisationAggregates
 
 from .. import filtersets, readiness, selectors, services
 from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
@@ -74,7 +75,14 @@ class PhaseViewSet(PlanViewSet):
         return Phase.objects.with_totals()
 
     @extend_schema(responses=serializers.PhaseReadinessSerializer)
-    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    @action(
+        detail=True,
+        methods=["get"],
+        pagination_class=None,
+        filter_backends=[],
+        # Its commitments and demand reasons are sums over every organisation: the roll-ups' rule applies.
+        permission_classes=[ReadsCrossOrganisationAggregates],
+    )
     def readiness(self, request, pk=None):
         """The phase's current readiness: state, score, each criterion with its reasons, and the stale flag."""
         phase = self.get_object()
@@ -90,7 +98,13 @@ class PhaseViewSet(PlanViewSet):
         return Response(serializers.PhaseReadinessSerializer(data).data)
 
     @extend_schema(responses=serializers.ReadinessHistoryItemSerializer(many=True))
-    @action(detail=True, methods=["get"], url_path="readiness/history", filter_backends=[])
+    @action(
+        detail=True,
+        methods=["get"],
+        url_path="readiness/history",
+        filter_backends=[],
+        permission_classes=[ReadsCrossOrganisationAggregates],
+    )
     def readiness_history(self, request, pk=None):
         """Every stored snapshot of the phase, newest first (paginated), for trend charts."""
         phase = self.get_object()
@@ -111,17 +125,14 @@ class ParcelViewSet(PlanViewSet):
     def base_queryset(self):
         return Parcel.objects.select_related("phase").with_gfa()
 
-    @extend_schema(responses={200: serializers.ParcelFeatureCollectionSerializer})
+    # `filters=True`: the action answers one object, not a list, so drf-spectacular would otherwise document none
+    # of the parcel filters it honours.
+    @extend_schema(responses={200: serializers.ParcelFeatureCollectionSerializer}, filters=True)
     @action(detail=False, methods=["get"], renderer_classes=[GeoJSONRenderer, JSONRenderer], pagination_class=None)
     def geojson(self, request):
         """All parcels the filters select, as one RFC 7946 FeatureCollection (WGS84)."""
         parcels = self.filter_queryset(self.get_queryset())
-        return Response(
-            {
-                "type": "FeatureCollection",
-                "features": serializers.ParcelFeatureSerializer(parcels, many=True).data,
-            }
-        )
+        return Response({"type": "FeatureCollection", "features": serializers.parcel_features(parcels)})
 
 
 class FacilityTypeViewSet(PlanViewSet):

@@ -27,7 +27,7 @@ def results(django_db_setup, django_db_blocker, tmp_path_factory):
     out = io.StringIO()
     with django_db_blocker.unblock():
         test_database = connection.settings_dict["NAME"]
-        call_command("bench", "--scale", "0.002", "--repeat", "1", "--output", str(output), stdout=out)
+        call_command("bench", "--scale", "0.002", "--repeat", "1", "--rounds", "1", "--output", str(output), stdout=out)
         assert connection.settings_dict["NAME"] == test_database
     return json.loads(output.read_text(encoding="utf-8")), out.getvalue()
 
@@ -48,6 +48,37 @@ def test_writes_the_promised_figures(results):
     assert {"engine_vs_sql", "engine_vs_sql_goal", "engine_vs_sql_goal_met", "sweep_vs_sql", "growth"} <= set(ratios)
     assert all(len(values) == 3 and values[0] == 1 for values in ratios["growth"].values())
     assert "Engine vs one SQL query at 100 %" in printed
+
+
+def test_pages_and_endpoints_are_measured_against_baselines_of_the_same_run(results):
+    """Every page, list endpoint, changelist and the GeoJSON gives a row with its ratio and goal (no timing is
+    asserted: only that the figures are produced, from 200 answers, and printed)."""
+    data, printed = results
+    pages = data["pages"]
+    rows = {row["target"]: row for row in pages["targets"]}
+    assert list(rows) == [target[0] for target in bench.PAGE_TARGETS]
+    for name in ("/plan/", "/dashboard/", "/portal/", "api rollups/phases", "admin EOIs", "admin allocations"):
+        assert name in rows
+    for row in rows.values():
+        assert row["status"] == 200, row
+        assert row["bytes"] > 0 and row["median_ms"] > 0
+        if row["baseline"] is None:
+            assert row["ratio"] is None and row["goal"] is None and row["goal_met"] is None
+        else:
+            assert row["baseline"] in rows and rows[row["baseline"]]["baseline"] is None
+            assert row["ratio"] > 0 and isinstance(row["goal_met"], bool)
+    geojson = rows["api parcels/geojson"]
+    assert (geojson["baseline"], geojson["goal"]) == (bench.PLAIN_JSON, bench.GEOJSON_GOAL)
+    assert rows["admin EOIs"]["goal"] == bench.PAGE_GOAL and rows["admin EOIs"]["baseline"] == bench.HEALTHZ
+    # The GeoJSON holds every parcel of the dataset; the portal's partner sees its organisation.
+    assert rows["api parcels/geojson"]["queries"] <= 4
+    assert pages["all_goals_met"] == all(row["goal_met"] for row in rows.values() if row["goal"] is not None)
+    assert "Pages and endpoints on the full dataset" in printed and "api parcels/geojson" in printed
+
+
+def test_refuses_zero_rounds():
+    with pytest.raises(CommandError, match="--rounds"):
+        call_command("bench", "--rounds", "0", stdout=io.StringIO())
 
 
 def test_engine_sums_equal_the_sql_query(results):

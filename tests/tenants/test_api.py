@@ -187,6 +187,14 @@ class TestAllocations:
             of_b["tenants"].pk
         }
 
+    def test_newest_first_unless_another_order_is_asked(self, staff_user, of_a, of_b):
+        """The default order follows the primary key (an index), not names three joins away (a full sort)."""
+        client = api_client_for(staff_user)
+        newest_first = [row["id"] for row in client.get("/api/v1/allocations/").json()["results"]]
+        assert newest_first == sorted(newest_first, reverse=True) and len(newest_first) == 2
+        by_status = [row["status"] for row in client.get("/api/v1/allocations/?ordering=status").json()["results"]]
+        assert by_status == sorted(by_status)
+
 
 def rollup(client, url: str, **match) -> dict:
     response = client.get(url, {"page_size": 500})
@@ -294,8 +302,11 @@ class TestQueryCounts:
 
         assert (Phase.objects.count(), Parcel.objects.count(), Facility.objects.count()) == (6, 6, 6)
         assert large == small
-        # token + user, roles, count, rows
-        assert small <= 4, f"{url}: {small} queries"
+        # token + user, roles, count, rows; a roll-up then reads its page's figures with one grouped query per
+        # table (tenants.selectors.attach_rollups): facilities, commitments, allocations, EOIs.
+        grouped = {"phases": 4, "parcels": 4, "facilities": 3}
+        extra = next((n for name, n in grouped.items() if url == f"/api/v1/rollups/{name}/"), 0)
+        assert small <= 4 + extra, f"{url}: {small} queries"
 
     @pytest.mark.parametrize("url", LIST_ENDPOINTS)
     def test_partner_lists_cost_one_more_query_for_the_membership(self, url):

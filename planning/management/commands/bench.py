@@ -15,7 +15,14 @@ phases. At each size, with wall-clock times taken as the best of `--repeat` runs
 - growth: time per phase at 10 % and 100 % divided by that at 1 % (1.0 means the cost of a phase does not grow
   with the database), and the recompute of phase 1, whose own rows are the same at every size.
 
-It prints a table and writes everything, with the machine's description, as JSON to `--output`. Absolute times
+Then, on the full dataset, pages and endpoints (`planning.bench.measure_pages`): each list page (/plan/,
+/dashboard/, /portal/), list endpoint, roll-up and admin changelist is requested in-process with the test Client,
+signed in as the role that uses it, in `--rounds` interleaved rounds; its median is divided by that of `/healthz` in
+the same rounds (goal ≤ 10×). The parcels' GeoJSON is divided by the plain path it must stay close to, the same
+rows read with `values()` and dumped by `json.dumps` (goal ≤ 2×). Each row has its status, size, query count and
+whether its goal is met.
+
+It prints tables and writes everything, with the machine's description, as JSON to `--output`. Absolute times
 depend on the machine; only the ratios are meant for comparison.
 """
 
@@ -58,17 +65,25 @@ class Command(BaseCommand):
         parser.add_argument("--output", default="bench-results/bench.json", help="Where to write the results as JSON.")
         parser.add_argument("--repeat", type=int, default=3, help="Runs per timing; the best is kept (default 3).")
         parser.add_argument(
+            "--rounds",
+            type=int,
+            default=7,
+            help="Interleaved rounds of page and endpoint requests; the median is kept (default 7).",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Run even if the scratch database already holds a campus (copied from a polluted template).",
         )
 
     def handle(self, *args, **options):
-        scale, repeat = options["scale"], options["repeat"]
+        scale, repeat, rounds = options["scale"], options["repeat"], options["rounds"]
         if not 0 < scale <= bench.MAX_SCALE:
             raise CommandError(f"--scale must be more than 0 and at most {bench.MAX_SCALE}.")
         if repeat < 1:
             raise CommandError("--repeat must be at least 1.")
+        if rounds < 1:
+            raise CommandError("--rounds must be at least 1.")
         if connection.vendor != "postgresql":
             raise CommandError(
                 f"The benchmark runs on PostgreSQL only (the configured database is {connection.vendor}). "
@@ -83,6 +98,15 @@ class Command(BaseCommand):
                         "with real data. Use --force to run anyway."
                     )
                 results = self.run(scale=scale, repeat=repeat)
+                self.stdout.write(f"[pages] {rounds} interleaved round(s) of {len(bench.PAGE_TARGETS)} targets…")
+                pages = bench.measure_pages(rounds, log=self.stdout.write)
+                results["pages"] = {
+                    "rounds": rounds,
+                    "goal_vs_healthz": bench.PAGE_GOAL,
+                    "goal_geojson_vs_json_dumps": bench.GEOJSON_GOAL,
+                    "all_goals_met": all(row["goal_met"] for row in pages if row["goal"] is not None),
+                    "targets": pages,
+                }
                 results["database"] = database
         except bench.BenchError as error:
             raise CommandError(str(error)) from error
@@ -250,4 +274,30 @@ class Command(BaseCommand):
         write(
             f"Generated {results['levels'][-1]['rows']:,} rows in {results['generation_seconds']} s "
             f"({', '.join(f'{k} {v:,}' for k, v in results['dataset'].items())})."
+        )
+        if "pages" in results:
+            self.report_pages(results["pages"])
+
+    def report_pages(self, pages: dict) -> None:
+        write = self.stdout.write
+        header = (
+            f"{'target':<28} {'role':<10} {'median':>9} {'ratio':>8} {'goal':>6} {'met':>4} "
+            f"{'status':>6} {'bytes':>10} {'queries':>7}  baseline"
+        )
+        write("")
+        write(f"Pages and endpoints on the full dataset, median of {pages['rounds']} interleaved round(s):")
+        write(header)
+        write("-" * len(header))
+        for row in pages["targets"]:
+            ratio = "" if row["ratio"] is None else f"{row['ratio']:.2f}×"
+            goal = "" if row["goal"] is None else f"≤{row['goal']:g}×"
+            met = "" if row["goal_met"] is None else ("yes" if row["goal_met"] else "NO")
+            write(
+                f"{row['target']:<28} {row['role'] or '':<10} {row['median_ms']:>7.1f}ms {ratio:>8} {goal:>6} "
+                f"{met:>4} {row['status']:>6} {row['bytes']:>10,} {row['queries']:>7}  {row['baseline'] or ''}"
+            )
+        verdict = "every goal met" if pages["all_goals_met"] else "NOT every goal met"
+        write(
+            f"Goals: pages, endpoints and changelists ≤ {pages['goal_vs_healthz']:g}× /healthz; GeoJSON "
+            f"≤ {pages['goal_geojson_vs_json_dumps']:g}× json.dumps of the same rows: {verdict}."
         )
