@@ -9,38 +9,43 @@ from drf_spectacular.plumbing import ResolvedComponent
 
 WRITE_METHODS = {"POST", "PUT", "PATCH", "DELETE"}
 
+
 # 400: field name → its messages; `non_field_errors` for rules over several fields; `detail` for a parse error.
-VALIDATION_ERROR = ResolvedComponent(
-    name="ValidationError",
-    type=ResolvedComponent.SCHEMA,
-    object="innopole.ValidationError",
-    schema={
-        "type": "object",
-        "description": "Why the request was refused, by field. Nothing was saved.",
-        "properties": {
-            "detail": {"type": "string"},
-            "non_field_errors": {"type": "array", "items": {"type": "string"}},
+# The components are built anew for every schema: drf-spectacular's post-processing hooks edit schemas in place.
+def validation_error() -> ResolvedComponent:
+    return ResolvedComponent(
+        name="ValidationError",
+        type=ResolvedComponent.SCHEMA,
+        object="innopole.ValidationError",
+        schema={
+            "type": "object",
+            "description": "Why the request was refused, by field. Nothing was saved.",
+            "properties": {
+                "detail": {"type": "string"},
+                "non_field_errors": {"type": "array", "items": {"type": "string"}},
+            },
+            "additionalProperties": True,
         },
-        "additionalProperties": True,
-    },
-)
+    )
+
 
 # 409: the row changed since the version the client sent (innopole.api.exception_handler).
-CONFLICT = ResolvedComponent(
-    name="Conflict",
-    type=ResolvedComponent.SCHEMA,
-    object="innopole.Conflict",
-    schema={
-        "type": "object",
-        "description": "The row was changed by someone else since the version sent; read it again and retry.",
-        "properties": {
-            "detail": {"type": "string"},
-            "current_version": {"type": "integer"},
-            "code": {"type": "string", "enum": ["conflict"]},
+def conflict() -> ResolvedComponent:
+    return ResolvedComponent(
+        name="Conflict",
+        type=ResolvedComponent.SCHEMA,
+        object="innopole.Conflict",
+        schema={
+            "type": "object",
+            "description": "The row was changed by someone else since the version sent; read it again and retry.",
+            "properties": {
+                "detail": {"type": "string"},
+                "current_version": {"type": "integer"},
+                "code": {"type": "string", "description": "Always `conflict`."},
+            },
+            "required": ["detail", "current_version", "code"],
         },
-        "required": ["detail", "current_version", "code"],
-    },
-)
+    )
 
 
 class AutoSchema(SpectacularAutoSchema):
@@ -50,14 +55,16 @@ class AutoSchema(SpectacularAutoSchema):
         responses = super()._get_response_bodies(direction)
         if direction != "response" or self.method not in WRITE_METHODS:
             return responses
-        self.registry.register_on_missing(VALIDATION_ERROR)
+        component = validation_error()
+        self.registry.register_on_missing(component)
         responses.setdefault(
-            "400", {**self._get_response_for_code(VALIDATION_ERROR.ref, "400"), "description": "Invalid input"}
+            "400", {**self._get_response_for_code(component.ref, "400"), "description": "Invalid input"}
         )
         if self.method in {"PUT", "PATCH"} and self._is_versioned():
-            self.registry.register_on_missing(CONFLICT)
+            component = conflict()
+            self.registry.register_on_missing(component)
             responses.setdefault(
-                "409", {**self._get_response_for_code(CONFLICT.ref, "409"), "description": "Edit conflict"}
+                "409", {**self._get_response_for_code(component.ref, "409"), "description": "Edit conflict"}
             )
         return responses
 

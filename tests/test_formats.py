@@ -54,3 +54,24 @@ def test_the_phase_table_groups_thousands_in_both_languages(client, planner, lan
     content = client.get("/plan/", HTTP_ACCEPT_LANGUAGE=language).content.decode()
 
     assert "253,500" in content and "253500" not in content
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_ids_in_our_widgets_keep_their_digits(language):
+    """Row ids above 999 printed as values would read "1,234" and select nothing."""
+    from django.template.loader import render_to_string
+
+    with translation.override(language):
+        options = render_to_string(
+            "partners/_parcel_options.html", {"parcel_options": [("Phase 1", [(1234, "P1-A")])], "parcel_value": "1234"}
+        )
+        spec = type("Spec", (), {"search_keep": [("status__exact", 5678)], "search_attrs": {}, "lookup_choices": []})
+        spec.lookup_choices = [(1234, "Organisation 1234")]
+        spec.loads_scripts = False
+        spec.search_i18n = ""
+        autocomplete = render_to_string(
+            "admin/innopole/autocomplete_filter.html", {"spec": spec, "title": "organisation", "choices": []}
+        )
+    assert '<option value="1234" selected>P1-A</option>' in options
+    assert '<option value="1234" selected>Organisation 1234</option>' in autocomplete
+    assert 'value="5678"' in autocomplete
