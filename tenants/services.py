@@ -66,8 +66,12 @@ def _check_space(allocation: SpaceAllocation) -> None:
         )
 
 
-def _lock_facilities(*facility_ids: int) -> None:
-    list(Facility.objects.select_for_update().filter(pk__in=sorted(set(facility_ids))).order_by("pk").values("pk"))
+def _lock_facilities(*facility_ids: int) -> dict[int, Facility]:
+    """Lock the facilities (in id order, so two writers never wait on each other) and return them as read under
+    the lock: the GFA to check against is the committed one, not the caller's copy, which a planner's GFA cut
+    (planning.services, which takes the same lock) may have made stale."""
+    locked = Facility.objects.select_for_update().filter(pk__in=sorted(set(facility_ids))).order_by("pk")
+    return {facility.pk: facility for facility in locked}
 
 
 @transaction.atomic
@@ -75,7 +79,7 @@ def allocation_create(*, actor, **fields: Any) -> SpaceAllocation:
     allocation = SpaceAllocation()
     apply_changes(allocation, fields, editable=ALLOCATION_FIELDS)
     if allocation.facility_id:
-        _lock_facilities(allocation.facility_id)
+        allocation.facility = _lock_facilities(allocation.facility_id)[allocation.facility_id]
     allocation.full_clean()
     _check_space(allocation)
     save_audited(allocation, actor=actor)
@@ -88,12 +92,15 @@ def allocation_update(
     *, allocation: SpaceAllocation, actor, expected_version: int | None = None, **changes: Any
 ) -> SpaceAllocation:
     new_facility = changes.get("facility")
-    _lock_facilities(allocation.facility_id, *([new_facility.pk] if new_facility else []))
+    facilities = _lock_facilities(allocation.facility_id, *([new_facility.pk] if new_facility else []))
     allocation = lock_for_update(allocation, expected_version=expected_version)
     old_phase_id = allocation.facility.parcel.phase_id
     changed = apply_changes(allocation, changes, editable=ALLOCATION_FIELDS)
     if not changed:
         return allocation
+    if allocation.facility_id not in facilities:  # moved by someone else since the caller read it
+        facilities.update(_lock_facilities(allocation.facility_id))
+    allocation.facility = facilities[allocation.facility_id]
     allocation.full_clean()
     _check_space(allocation)
     save_audited(allocation, actor=actor, update_fields=changed)

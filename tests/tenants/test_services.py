@@ -14,6 +14,23 @@ from tests.factories import AllocationFactory, FacilityFactory, TenantFactory
 
 @pytest.mark.django_db
 class TestSpaceRule:
+    def test_the_gfa_checked_is_the_one_stored_not_the_callers_copy(self):
+        """A planner cut the GFA after the caller read the facility: the check reads it again under the lock."""
+        from planning import services as planning_services
+
+        facility = FacilityFactory(gfa_m2=Decimal("10000"))
+        AllocationFactory(facility=facility, gfa_m2=Decimal("6000"), status="signed")
+        read_before_the_cut = type(facility).objects.get(pk=facility.pk)
+        planning_services.facility_update(facility=facility, actor=None, gfa_m2=Decimal("7000"))
+
+        with pytest.raises(ValidationError) as refused:
+            AllocationFactory(facility=read_before_the_cut, gfa_m2=Decimal("3000"), status="signed")
+        assert "1,000 m² is left" in refused.value.message_dict["gfa_m2"][0]
+
+        allocation = AllocationFactory(facility=facility, gfa_m2=Decimal("500"), status="reserved")
+        with pytest.raises(ValidationError):
+            services.allocation_update(allocation=allocation, actor=None, status="signed", gfa_m2=Decimal("1500"))
+
     def test_signed_and_occupied_space_fills_the_facility_exactly(self):
         facility = FacilityFactory(gfa_m2=Decimal("10000"))
         AllocationFactory(facility=facility, gfa_m2=Decimal("6000"), status="signed")
