@@ -10,22 +10,9 @@ from django.utils import timezone
 
 from planning.demo import DemoLoad, day, number, register
 
-from . import services
+from . import services, workflow
 from .models import Commitment, CommitmentStage, ExpressionOfInterest, MoU, Organisation
 
-Status = ExpressionOfInterest.Status
-
-# The workflow path the demo replays to bring an EOI to its status.
-PATHS = {
-    Status.DRAFT: [],
-    Status.SUBMITTED: [Status.SUBMITTED],
-    Status.UNDER_REVIEW: [Status.SUBMITTED, Status.UNDER_REVIEW],
-    Status.SHORTLISTED: [Status.SUBMITTED, Status.UNDER_REVIEW, Status.SHORTLISTED],
-    Status.ON_HOLD: [Status.SUBMITTED, Status.UNDER_REVIEW, Status.ON_HOLD],
-    Status.ACCEPTED: [Status.SUBMITTED, Status.UNDER_REVIEW, Status.ACCEPTED],
-    Status.DECLINED: [Status.SUBMITTED, Status.UNDER_REVIEW, Status.DECLINED],
-    Status.WITHDRAWN: [Status.SUBMITTED, Status.WITHDRAWN],
-}
 # Demo partner users: username → (organisation code, organisation role).
 PARTNER_USERS = {"partner": ("kestrel", "admin"), "partner2": ("corvenna", "admin")}
 
@@ -88,9 +75,10 @@ def _eois(load: DemoLoad, organisations, users) -> None:
             investment_hkd_m=number(item.get("investment_hkd_m")),
             description=f"{facility_type.name_en} on parcel {parcel.code} for {organisation.name_en}.",
         )
-        for step, status in enumerate(PATHS[item["status"]]):
+        # The shortest run of workflow steps to the EOI's status, a week apart.
+        for step, move in enumerate(workflow.path_to(item["status"])):
             at = moment + datetime.timedelta(days=7 * step) if moment else None
-            eoi = services.eoi_transition(eoi=eoi, to_status=status, actor=None, at=at)
+            eoi = services.eoi_transition(eoi=eoi, actor=None, transition=move.name, at=at)
         load.counts["created"] += 1
 
 

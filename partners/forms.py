@@ -210,7 +210,9 @@ class AttachmentForm(forms.Form):
     )
 
 
-class WithdrawForm(forms.Form):
+class TransitionForm(forms.Form):
+    """The confirmation of a partner's workflow step, with its note (required where the step requires one)."""
+
     note = forms.CharField(
         label=_("Reason (optional)"),
         required=False,
@@ -218,6 +220,12 @@ class WithdrawForm(forms.Form):
         widget=forms.Textarea(attrs={"rows": 3}),
         help_text=_("Shown in the EOI's status history."),
     )
+
+    def __init__(self, *args, note_required: bool = False, **kwargs):
+        super().__init__(*args, **kwargs)
+        if note_required:
+            self.fields["note"].required = True
+            self.fields["note"].label = _("Reason")
 
 
 class InvitationForm(forms.Form):

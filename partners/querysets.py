@@ -6,8 +6,8 @@ attachments. Outside that scope a row does not exist for the user (views answer 
 """
 
 from django.db import models
-from django.db.models import DecimalField, ExpressionWrapper, F, Sum
-from django.db.models.functions import Coalesce
+from django.db.models import DecimalField, ExpressionWrapper, F
+from django.utils import timezone
 
 from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
 
@@ -61,11 +61,16 @@ class MembershipQuerySet(OrganisationScopedQuerySet):
 
 
 class InvitationQuerySet(OrganisationScopedQuerySet):
-    def pending(self):
-        """Invitations whose link still works: not accepted, not revoked, not expired."""
-        from django.utils import timezone
+    def open(self):
+        """Neither accepted nor revoked: usable, or expired and worth sending again."""
+        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True)
 
-        return self.filter(accepted_at__isnull=True, revoked_at__isnull=True, expires_at__gt=timezone.now())
+    def usable(self):
+        """Invitations whose link still works: open and not expired. The one definition of "usable"."""
+        return self.open().filter(expires_at__gt=timezone.now())
+
+    def expired(self):
+        return self.open().filter(expires_at__lte=timezone.now())
 
 
 class MoUQuerySet(OrganisationScopedQuerySet):
@@ -75,11 +80,6 @@ class MoUQuerySet(OrganisationScopedQuerySet):
 class EOIQuerySet(OrganisationScopedQuerySet):
     partner_actions = frozenset({"view", "change"})
 
-    def live(self):
-        from .models import LIVE_STATUSES
-
-        return self.filter(status__in=LIVE_STATUSES)
-
 
 class AttachmentQuerySet(OrganisationScopedQuerySet):
     organisation_path = "eoi__organisation"
@@ -87,34 +87,11 @@ class AttachmentQuerySet(OrganisationScopedQuerySet):
 
 
 class CommitmentQuerySet(OrganisationScopedQuerySet):
-    def occupancy(self):
-        return self.filter(kind="occupancy")
-
-    def capital(self):
-        return self.filter(kind="capital")
-
     def with_weighted(self):
         """`weighted_gfa_m2` and `weighted_amount_hkd_m`: the figures × the stage's probability."""
         return self.annotate(
             weighted_gfa_m2=ExpressionWrapper(F("gfa_m2") * F("stage__probability"), output_field=WEIGHTED),
             weighted_amount_hkd_m=ExpressionWrapper(F("amount_hkd_m") * F("stage__probability"), output_field=WEIGHTED),
-        )
-
-    def weighted_totals(self) -> dict:
-        """Probability-weighted occupancy GFA and capital, summed apart (never added together)."""
-        return self.aggregate(
-            occupancy_gfa_m2=Coalesce(
-                Sum(F("gfa_m2") * F("stage__probability"), filter=models.Q(kind="occupancy"), output_field=WEIGHTED),
-                0,
-                output_field=WEIGHTED,
-            ),
-            capital_hkd_m=Coalesce(
-                Sum(
-                    F("amount_hkd_m") * F("stage__probability"), filter=models.Q(kind="capital"), output_field=WEIGHTED
-                ),
-                0,
-                output_field=WEIGHTED,
-            ),
         )
 
 

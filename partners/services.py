@@ -1,15 +1,17 @@
 """Every write to partner data: organisations, people and invitations, MoUs, EOIs and their workflow, commitments.
 
-As in planning: keyword-only functions, one transaction each, `full_clean` plus the domain rules, history rows with
-the actor, side effects (e-mail) only after commit. Who may make a workflow move is a domain rule, enforced here
-(`PermissionDenied`); which rows a user can reach at all is `restrict(user)`'s job, in the views.
+One idiom, written out in each service (Zulip style): lock the row (`lock_for_update`), `apply_changes`,
+`full_clean` (which also checks the model's constraints), the domain rules, `save_audited`/`delete_audited` with the
+actor, `readiness_mark_stale`, and side effects (e-mail) with `transaction.on_commit`. Keyword-only, one transaction
+each. Who may make a workflow move is a domain rule, enforced here (`PermissionDenied`); which rows a user can reach
+at all is `restrict(user)`'s job, in the views. The EOI workflow itself is the table in `partners.workflow`.
 """
 
 import datetime
 import re
 import uuid
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -27,20 +29,14 @@ from django.utils.translation import ngettext
 
 from innopole.accounts import username_check_available, username_clean
 from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
-from innopole.services import (
-    apply_changes,
-    create_record,
-    delete_audited,
-    lock_for_update,
-    save_audited,
-    update_record,
-)
+from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
 from planning.services import readiness_mark_stale
 
+from . import workflow
 from .models import (
-    TRANSITIONS,
     Attachment,
     Commitment,
+    CommitmentKind,
     CommitmentStage,
     EOITransition,
     ExpressionOfInterest,
@@ -53,13 +49,14 @@ from .models import (
 from .querysets import organisation_id_of
 from .uploads import check_upload
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser as User
+
 Status = ExpressionOfInterest.Status
 INVITATION_DAYS = 14
 HKSTP_ROLES = (STAFF, PLANNER, EXECUTIVE)
-
-
-def _clean(instance) -> None:
-    instance.full_clean()
+# The rung of the commitment ladder an accepted EOI starts on (`CommitmentStage.code`, seeded by migration 0001).
+EOI_STAGE_CODE = "eoi"
 
 
 # --- organisations and people -----------------------------------------------------------------------------------
@@ -77,21 +74,22 @@ ORGANISATION_FIELDS = {
 
 
 @transaction.atomic
-def organisation_create(*, actor, **fields: Any) -> Organisation:
-    return create_record(Organisation(), actor=actor, fields=fields, editable=ORGANISATION_FIELDS)
+def organisation_create(*, actor: "User | None", **fields: Any) -> Organisation:
+    organisation = Organisation()
+    apply_changes(organisation, fields, editable=ORGANISATION_FIELDS)
+    organisation.full_clean()
+    return save_audited(organisation, actor=actor)
 
 
 @transaction.atomic
 def organisation_update(
-    *, organisation: Organisation, actor, expected_version: int | None = None, **changes: Any
+    *, organisation: Organisation, actor: "User | None", expected_version: int | None = None, **changes: Any
 ) -> Organisation:
-    organisation, _changed = update_record(
-        organisation,
-        actor=actor,
-        changes=changes,
-        editable=ORGANISATION_FIELDS,
-        expected_version=expected_version,
-    )
+    organisation = lock_for_update(organisation, expected_version=expected_version)
+    changed = apply_changes(organisation, changes, editable=ORGANISATION_FIELDS)
+    if changed:
+        organisation.full_clean()
+        save_audited(organisation, actor=actor, update_fields=changed)
     return organisation
 
 
@@ -101,7 +99,9 @@ def is_hkstp_account(user) -> bool:
 
 
 @transaction.atomic
-def membership_set(*, user, organisation: Organisation, role: str = Membership.Role.MEMBER, actor) -> Membership:
+def membership_set(
+    *, user, organisation: Organisation, role: str = Membership.Role.MEMBER, actor: "User | None"
+) -> Membership:
     """Make `user` a partner user of `organisation` (a user belongs to one organisation at most).
 
     HKSTP accounts are refused: a partner membership would put an account that sees every organisation's data in
@@ -126,18 +126,18 @@ def membership_set(*, user, organisation: Organisation, role: str = Membership.R
         )
     if membership is None:
         membership = Membership(user=user, organisation=organisation, role=role)
-        _clean(membership)
+        membership.full_clean()
         save_audited(membership, actor=actor)
     elif membership.role != role:
         membership.role = role
-        _clean(membership)
+        membership.full_clean()
         save_audited(membership, actor=actor, update_fields=["role"])
     user.groups.add(Group.objects.get(name=PARTNER))
     return membership
 
 
 @transaction.atomic
-def membership_remove(*, membership: Membership, actor) -> None:
+def membership_remove(*, membership: Membership, actor: "User | None") -> None:
     """Take a person out of their organisation: the account stays, without portal access."""
     membership = lock_for_update(membership)
     user = membership.user
@@ -149,12 +149,12 @@ def _is_organisation_admin(user, organisation_id: int) -> bool:
     return Membership.objects.filter(user=user, organisation_id=organisation_id, role=Membership.Role.ADMIN).exists()
 
 
-def _check_may_invite(actor, organisation_id: int) -> None:
+def _check_may_invite(actor: "User | None", organisation_id: int) -> None:
     if not (has_role(actor, STAFF) or _is_organisation_admin(actor, organisation_id)):
         raise PermissionDenied(_("Only your organisation's admins can invite colleagues."))
 
 
-def _check_invitation_rate(organisation: Organisation, actor) -> None:
+def _check_invitation_rate(organisation: Organisation, actor: "User | None") -> None:
     """At most `PARTNER_INVITATIONS_PER_HOUR` invitation e-mails (new or resent) per organisation and hour.
 
     Staff are not limited. Every e-mail stamps a new `sent_at` in the invitation's history, so the distinct
@@ -189,7 +189,7 @@ _SAFE_USERNAME = re.compile(r"[^\W_]+(?:[_-][^\W_]+)*")
 INVITER_NAME_MAX = 40
 
 
-def _inviter_label(actor) -> str:
+def _inviter_label(actor: "User | None") -> str:
     """Who sent an invitation, as the e-mail names them: never free text that could read as a message or a link."""
     if is_hkstp_account(actor):
         return _("HKSTP staff")
@@ -202,7 +202,7 @@ def _inviter_label(actor) -> str:
     return _("a colleague")
 
 
-def _send_invitation(invitation: Invitation, *, actor, accept_url_base: str) -> None:
+def _send_invitation(invitation: Invitation, *, actor: "User | None", accept_url_base: str) -> None:
     """E-mail the invitation (after commit). The lead is the organisation's name, which only staff set.
 
     An address that already has an account gets no link, only a note saying so: the inviter is told "sent" either
@@ -238,7 +238,7 @@ def _send_invitation(invitation: Invitation, *, actor, accept_url_base: str) -> 
 
 
 def _check_no_pending_duplicate(organisation_id: int, email: str, *, exclude_pk: int | None = None) -> None:
-    pending = Invitation.objects.of_organisation(organisation_id).pending().filter(email__iexact=email)
+    pending = Invitation.objects.of_organisation(organisation_id).usable().filter(email__iexact=email)
     if exclude_pk is not None:
         pending = pending.exclude(pk=exclude_pk)
     if pending.exists():
@@ -247,7 +247,12 @@ def _check_no_pending_duplicate(organisation_id: int, email: str, *, exclude_pk:
 
 @transaction.atomic
 def invitation_create(
-    *, organisation: Organisation, email: str, role: str = Membership.Role.MEMBER, actor, accept_url_base: str = ""
+    *,
+    organisation: Organisation,
+    email: str,
+    role: str = Membership.Role.MEMBER,
+    actor: "User | None",
+    accept_url_base: str = "",
 ) -> Invitation:
     """Invite a colleague by e-mail. Organisation admins invite into their own organisation; staff into any.
 
@@ -268,7 +273,7 @@ def invitation_create(
         expires_at=now + datetime.timedelta(days=INVITATION_DAYS),
         sent_at=now,
     )
-    _clean(invitation)
+    invitation.full_clean()
     save_audited(invitation, actor=actor)
     _send_invitation(invitation, actor=actor, accept_url_base=accept_url_base)
     return invitation
@@ -282,7 +287,7 @@ def _check_open(invitation: Invitation) -> None:
 
 
 @transaction.atomic
-def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
+def invitation_revoke(*, invitation: Invitation, actor: "User | None") -> Invitation:
     """Cancel an invitation that has not been accepted: its link stops working at once."""
     _check_may_invite(actor, invitation.organisation_id)
     invitation = lock_for_update(invitation)
@@ -292,7 +297,7 @@ def invitation_revoke(*, invitation: Invitation, actor) -> Invitation:
 
 
 @transaction.atomic
-def invitation_resend(*, invitation: Invitation, actor, accept_url_base: str = "") -> Invitation:
+def invitation_resend(*, invitation: Invitation, actor: "User | None", accept_url_base: str = "") -> Invitation:
     """Send a pending or expired invitation again, with a new link valid for `INVITATION_DAYS` (the old link dies).
 
     Counts against the organisation's hourly limit like a new invitation.
@@ -315,8 +320,8 @@ def invitation_resend(*, invitation: Invitation, actor, accept_url_base: str = "
 @transaction.atomic
 def invitation_accept(*, token, username: str, password: str, full_name: str = "") -> Membership:
     """Create the invited person's account and membership. The invitation works once, before it expires."""
-    invitation = Invitation.objects.select_for_update().filter(token=token).first()
-    if invitation is None or not invitation.is_usable:
+    invitation = Invitation.objects.usable().select_for_update().filter(token=token).first()
+    if invitation is None:
         raise ValidationError(_("This invitation is not valid any more. Ask your organisation's admin for a new one."))
     User = get_user_model()
     if User.objects.filter(email__iexact=invitation.email).exists():
@@ -346,20 +351,25 @@ MOU_FIELDS = {"organisation", "title", "focus", "status", "signed_date"}
 
 
 @transaction.atomic
-def mou_create(*, actor, **fields: Any) -> MoU:
-    return create_record(MoU(), actor=actor, fields=fields, editable=MOU_FIELDS)
+def mou_create(*, actor: "User | None", **fields: Any) -> MoU:
+    mou = MoU()
+    apply_changes(mou, fields, editable=MOU_FIELDS)
+    mou.full_clean()
+    return save_audited(mou, actor=actor)
 
 
 @transaction.atomic
-def mou_update(*, mou: MoU, actor, expected_version: int | None = None, **changes: Any) -> MoU:
-    mou, _changed = update_record(
-        mou, actor=actor, changes=changes, editable=MOU_FIELDS, expected_version=expected_version
-    )
+def mou_update(*, mou: MoU, actor: "User | None", expected_version: int | None = None, **changes: Any) -> MoU:
+    mou = lock_for_update(mou, expected_version=expected_version)
+    changed = apply_changes(mou, changes, editable=MOU_FIELDS)
+    if changed:
+        mou.full_clean()
+        save_audited(mou, actor=actor, update_fields=changed)
     return mou
 
 
 @transaction.atomic
-def mou_delete(*, mou: MoU, actor) -> None:
+def mou_delete(*, mou: MoU, actor: "User | None") -> None:
     delete_audited(lock_for_update(mou), actor=actor)
 
 
@@ -391,20 +401,23 @@ def _check_eoi(eoi: ExpressionOfInterest) -> None:
         raise ValidationError(errors)
 
 
-def eoi_check(*, eoi: ExpressionOfInterest, place_required: bool = False) -> None:
+def eoi_check(*, eoi: ExpressionOfInterest, place_required: bool = False, complete: bool = False) -> None:
     """Run a draft's rules on an unsaved EOI, saving nothing (for checking a form as it is filled in).
 
-    `place_required` adds the submit rule "a phase or a parcel", for a form whose user has just left both empty.
-    A rolled-back `eoi_create` would do as well, but PostgreSQL does not roll back sequences: every check would
-    use up an EOI number, and that number is the reference partners see.
+    `place_required` adds the submit rule "a phase or a parcel", for a form whose user has just left both empty;
+    `complete` adds every rule of a submission (for a form posted to submit). A rolled-back `eoi_create` would do as
+    well, but PostgreSQL does not roll back sequences: every check would use up an EOI number, and that number is
+    the reference partners see.
     """
-    try:
-        _check_eoi(eoi)
-    except ValidationError as error:
-        errors = error.message_dict
-    else:
-        errors = {}
-    if place_required and _lacks_place(eoi):
+    errors: dict[str, list[str]] = {}
+    checks = [_check_eoi, *([_check_eoi_complete] if complete else [])]
+    for check in checks:
+        try:
+            check(eoi)
+        except ValidationError as error:
+            for field, messages in error.message_dict.items():
+                errors.setdefault(field, []).extend(m for m in messages if m not in errors.get(field, []))
+    if place_required and _lacks_place(eoi) and _place_message() not in errors.get("preferred_phase", []):
         errors.setdefault("preferred_phase", []).append(_place_message())
     if errors:
         raise ValidationError(errors)
@@ -422,7 +435,9 @@ def _check_eoi_complete(eoi: ExpressionOfInterest) -> None:
     """What a submitted EOI must have on top of a draft's rules."""
     errors: dict[str, list[str]] = {}
     if eoi.gfa_m2 is None and eoi.capacity is None:
-        message = _("Give the GFA, the capacity (in %(unit)s), or both.") % {"unit": eoi.facility_type.capacity_unit}
+        # An unsaved EOI checked from a form may have no valid facility type yet (`eoi_check`).
+        unit = eoi.facility_type.capacity_unit if eoi.facility_type_id else _("its unit")
+        message = _("Give the GFA, the capacity (in %(unit)s), or both.") % {"unit": unit}
         errors["gfa_m2"] = [message]
         errors["capacity"] = [message]
     if _lacks_place(eoi):
@@ -435,7 +450,7 @@ def _check_eoi_complete(eoi: ExpressionOfInterest) -> None:
         raise ValidationError(errors)
 
 
-def _check_partner_of(actor, organisation_id: int) -> None:
+def _check_partner_of(actor: "User | None", organisation_id: int) -> None:
     if actor is None or has_role(actor, STAFF):
         return
     if organisation_id_of(actor) != organisation_id:
@@ -444,7 +459,12 @@ def _check_partner_of(actor, organisation_id: int) -> None:
 
 @transaction.atomic
 def eoi_create(
-    *, actor, organisation: Organisation, submitted_by=None, at: datetime.datetime | None = None, **fields: Any
+    *,
+    actor: "User | None",
+    organisation: Organisation,
+    submitted_by=None,
+    at: datetime.datetime | None = None,
+    **fields: Any,
 ) -> ExpressionOfInterest:
     """A new draft EOI for `organisation`, by `actor`.
 
@@ -455,7 +475,7 @@ def eoi_create(
     _check_partner_of(actor, organisation.pk)
     eoi = ExpressionOfInterest(organisation=organisation, submitted_by=actor or submitted_by)
     apply_changes(eoi, fields, editable=EOI_FIELDS)
-    _clean(eoi)
+    eoi.full_clean()
     _check_eoi(eoi)
     save_audited(eoi, actor=actor)
     EOITransition.objects.create(eoi=eoi, from_status="", to_status=Status.DRAFT, actor=actor, at=at or timezone.now())
@@ -464,7 +484,7 @@ def eoi_create(
 
 @transaction.atomic
 def eoi_update(
-    *, eoi: ExpressionOfInterest, actor, expected_version: int | None = None, **changes: Any
+    *, eoi: ExpressionOfInterest, actor: "User | None", expected_version: int | None = None, **changes: Any
 ) -> ExpressionOfInterest:
     """Change a draft. Once submitted, an EOI's content is fixed (withdraw it and submit a new one)."""
     eoi = lock_for_update(eoi, expected_version=expected_version)
@@ -476,13 +496,13 @@ def eoi_update(
     changed = apply_changes(eoi, changes, editable=EOI_FIELDS)
     if not changed:
         return eoi
-    _clean(eoi)
+    eoi.full_clean()
     _check_eoi(eoi)
     return save_audited(eoi, actor=actor, update_fields=changed)
 
 
 @transaction.atomic
-def eoi_delete(*, eoi: ExpressionOfInterest, actor) -> None:
+def eoi_delete(*, eoi: ExpressionOfInterest, actor: "User | None") -> None:
     """Delete a draft (submitted EOIs stay on record)."""
     eoi = lock_for_update(eoi)
     _check_partner_of(actor, eoi.organisation_id)
@@ -515,56 +535,79 @@ def _notify_status(eoi: ExpressionOfInterest, transition: EOITransition) -> None
     transaction.on_commit(lambda: send_mail(subject, body, settings.DEFAULT_FROM_EMAIL, [recipient]))
 
 
+def _refused(eoi: ExpressionOfInterest, move: workflow.Transition) -> ValidationError:
+    possible = ", ".join(str(row.label) for row in eoi.moves()) or _("none: the decision is final")
+    return ValidationError(
+        {
+            "status": _("An EOI that is %(current)s cannot take the step “%(step)s” (possible steps: %(choices)s).")
+            % {"current": eoi.get_status_display(), "step": move.label, "choices": possible}
+        }
+    )
+
+
+def _check_side(move: workflow.Transition, *, actor: "User | None", eoi: ExpressionOfInterest) -> None:
+    """Each side makes only its own moves: staff review, the EOI's own organisation submits and withdraws."""
+    if actor is None:  # the system (data loads)
+        return
+    is_staff = has_role(actor, STAFF)
+    if move.side == workflow.Side.STAFF and not is_staff:
+        raise PermissionDenied(_("Only HKSTP staff can take the step “%(step)s”.") % {"step": move.label})
+    if move.side == workflow.Side.PARTNER:
+        if is_staff:
+            raise PermissionDenied(
+                _("Only the EOI's own organisation can take the step “%(step)s”.") % {"step": move.label}
+            )
+        _check_partner_of(actor, eoi.organisation_id)
+
+
 @transaction.atomic
 def eoi_transition(
-    *, eoi: ExpressionOfInterest, to_status: str, actor, note: str = "", at: datetime.datetime | None = None
+    *,
+    eoi: ExpressionOfInterest,
+    actor: "User | None",
+    transition: str,
+    note: str = "",
+    at: datetime.datetime | None = None,
 ) -> ExpressionOfInterest:
-    """Move an EOI along the workflow (`partners.models.TRANSITIONS`), recording who, when and the note.
+    """Take the workflow step named `transition` (`partners.workflow.WORKFLOW`), recording who, when and the note.
 
-    Refused: a move the workflow does not allow from the current status (ValidationError), and a move the actor's
-    side may not make (PermissionDenied: partners submit and withdraw their own EOIs, staff review). `actor=None`
-    is the system (data loads), which alone may date the move in the past (`at`; default now).
+    Refused: a name that is no step, or a step that does not leave the current status (ValidationError on
+    `status`, naming the current status), a step of the other side (PermissionDenied: partners submit and withdraw
+    their own organisation's EOIs, staff review), a missing note where the step requires one. `actor=None` is the
+    system (data loads), which alone may date the move in the past (`at`; default now).
     """
+    move = workflow.TRANSITIONS.get(transition)
+    if move is None:
+        raise ValidationError(
+            {"transition": _("There is no step “%(name)s” in the EOI workflow.") % {"name": transition}}
+        )
     if at is not None and actor is not None:
         raise PermissionDenied(_("Only the system dates a status change."))
     at = at or timezone.now()
     eoi = lock_for_update(eoi)
+    _check_side(move, actor=actor, eoi=eoi)
     current = eoi.status
-    allowed = TRANSITIONS.get(current, {})
-    if to_status not in allowed:
-        choices = ", ".join(str(Status(s).label) for s in allowed) or _("none: the decision is final")
-        raise ValidationError(
-            {
-                "status": _("An EOI that is %(current)s cannot become %(target)s (possible: %(choices)s).")
-                % {
-                    "current": Status(current).label,
-                    "target": Status(to_status).label if to_status in Status.values else to_status,
-                    "choices": choices,
-                }
-            }
-        )
-    side = allowed[to_status]
-    if actor is not None:
-        if side == "staff" and not has_role(actor, STAFF):
-            raise PermissionDenied(
-                _("Only HKSTP staff can move an EOI to %(target)s.") % {"target": Status(to_status).label}
-            )
-        if side == "partner" and not has_role(actor, STAFF):
-            _check_partner_of(actor, eoi.organisation_id)
-    if to_status == Status.SUBMITTED:
+    if current not in move.sources:
+        raise _refused(eoi, move)
+    if move.note_required and not note.strip():
+        raise ValidationError({"note": _("The step “%(step)s” needs a note to the partner.") % {"step": move.label}})
+    changed = ["status"]
+    if move.target == Status.SUBMITTED:
         _check_eoi_complete(eoi)
         eoi.submitted_at = at
-        if eoi.submitted_by_id is None and actor is not None and not has_role(actor, STAFF):
+        changed.append("submitted_at")
+        if eoi.submitted_by_id is None and actor is not None:
             eoi.submitted_by = actor
-    eoi.status = to_status
-    _clean(eoi)
-    save_audited(eoi, actor=actor, update_fields=["status", "submitted_at", "submitted_by"], reason=note[:100])
-    transition = EOITransition.objects.create(
-        eoi=eoi, from_status=current, to_status=to_status, actor=actor, at=at, note=note
+            changed.append("submitted_by")
+    eoi.status = move.target
+    eoi.full_clean()
+    save_audited(eoi, actor=actor, update_fields=changed, reason=note[:100])
+    record = EOITransition.objects.create(
+        eoi=eoi, from_status=current, to_status=move.target, actor=actor, at=at, note=note
     )
     readiness_mark_stale(phase_ids=[_phase_of(eoi)])
-    if side == "staff" and actor is not None:
-        _notify_status(eoi, transition)
+    if move.side == workflow.Side.STAFF and actor is not None:
+        _notify_status(eoi, record)
     return eoi
 
 
@@ -573,21 +616,13 @@ def _phase_of(eoi: ExpressionOfInterest) -> int | None:
     return eoi.preferred_parcel.phase_id if eoi.preferred_parcel_id else eoi.preferred_phase_id
 
 
-def eoi_submit(*, eoi: ExpressionOfInterest, actor, note: str = "") -> ExpressionOfInterest:
-    return eoi_transition(eoi=eoi, to_status=Status.SUBMITTED, actor=actor, note=note)
-
-
-def eoi_withdraw(*, eoi: ExpressionOfInterest, actor, note: str = "") -> ExpressionOfInterest:
-    return eoi_transition(eoi=eoi, to_status=Status.WITHDRAWN, actor=actor, note=note)
-
-
 @transaction.atomic
-def review_note_add(*, eoi: ExpressionOfInterest, actor, text: str) -> ReviewNote:
+def review_note_add(*, eoi: ExpressionOfInterest, actor: "User | None", text: str) -> ReviewNote:
     """An internal reviewer note (staff only; never shown to the partner)."""
     if actor is not None and not has_role(actor, STAFF):
         raise PermissionDenied(_("Only HKSTP staff can write review notes."))
     note = ReviewNote(eoi=eoi, author=actor, text=text.strip())
-    _clean(note)
+    note.full_clean()
     return save_audited(note, actor=actor)
 
 
@@ -625,7 +660,7 @@ def _check_attachment_quota(eoi: ExpressionOfInterest, *, adding_bytes: int) -> 
 
 
 @transaction.atomic
-def attachment_add(*, eoi: ExpressionOfInterest, actor, upload) -> Attachment:
+def attachment_add(*, eoi: ExpressionOfInterest, actor: "User | None", upload) -> Attachment:
     """Attach a file to an EOI that is not yet decided, after checking its content (`partners.uploads`)."""
     eoi = lock_for_update(eoi)
     _check_partner_of(actor, eoi.organisation_id)
@@ -653,7 +688,7 @@ def attachment_add(*, eoi: ExpressionOfInterest, actor, upload) -> Attachment:
 
 
 @transaction.atomic
-def attachment_delete(*, attachment: Attachment, actor) -> None:
+def attachment_delete(*, attachment: Attachment, actor: "User | None") -> None:
     attachment = lock_for_update(attachment)
     _check_partner_of(actor, attachment.eoi.organisation_id)
     if attachment.eoi.status != Status.DRAFT and not has_role(actor, STAFF):
@@ -685,31 +720,30 @@ def _check_commitment(commitment: Commitment) -> None:
         raise ValidationError(
             {"facility": _("This facility is not on parcel %(code)s.") % {"code": commitment.parcel.code}}
         )
-    if commitment.kind == Commitment.Kind.OCCUPANCY and not commitment.gfa_m2:
-        raise ValidationError({"gfa_m2": _("An occupancy commitment needs the GFA it takes.")})
-    if commitment.kind == Commitment.Kind.CAPITAL and not commitment.amount_hkd_m:
-        raise ValidationError({"amount_hkd_m": _("A capital commitment needs its amount.")})
+    # "Occupancy needs GFA" and "capital needs an amount" are the model's constraints (checked by `full_clean`).
 
 
 @transaction.atomic
-def commitment_create(*, actor, **fields: Any) -> Commitment:
-    commitment = create_record(
-        Commitment(), actor=actor, fields=fields, editable=COMMITMENT_FIELDS, check=_check_commitment
-    )
+def commitment_create(*, actor: "User | None", **fields: Any) -> Commitment:
+    commitment = Commitment()
+    apply_changes(commitment, fields, editable=COMMITMENT_FIELDS)
+    commitment.full_clean()
+    _check_commitment(commitment)
+    save_audited(commitment, actor=actor)
     readiness_mark_stale(phase_ids=[commitment.parcel.phase_id])
     return commitment
 
 
 @transaction.atomic
 def commitment_update(
-    *, commitment: Commitment, actor, expected_version: int | None = None, **changes: Any
+    *, commitment: Commitment, actor: "User | None", expected_version: int | None = None, **changes: Any
 ) -> Commitment:
     commitment = lock_for_update(commitment, expected_version=expected_version)
     old_phase_id = commitment.parcel.phase_id
     changed = apply_changes(commitment, changes, editable=COMMITMENT_FIELDS)
     if not changed:
         return commitment
-    _clean(commitment)
+    commitment.full_clean()
     _check_commitment(commitment)
     save_audited(commitment, actor=actor, update_fields=changed)
     readiness_mark_stale(phase_ids=[old_phase_id, commitment.parcel.phase_id])
@@ -717,14 +751,16 @@ def commitment_update(
 
 
 @transaction.atomic
-def commitment_delete(*, commitment: Commitment, actor) -> None:
+def commitment_delete(*, commitment: Commitment, actor: "User | None") -> None:
     commitment = lock_for_update(commitment)
     delete_audited(commitment, actor=actor)
     readiness_mark_stale(phase_ids=[commitment.parcel.phase_id])
 
 
 @transaction.atomic
-def commitment_from_eoi(*, eoi: ExpressionOfInterest, actor, stage_code: str = "eoi") -> Commitment:
+def commitment_from_eoi(
+    *, eoi: ExpressionOfInterest, actor: "User | None", stage_code: str = EOI_STAGE_CODE
+) -> Commitment:
     """Turn an accepted EOI into an occupancy commitment on the EOI rung of the ladder (staff)."""
     if actor is not None and not has_role(actor, STAFF):
         raise PermissionDenied(_("Only HKSTP staff can record commitments."))
@@ -745,7 +781,7 @@ def commitment_from_eoi(*, eoi: ExpressionOfInterest, actor, stage_code: str = "
         organisation=eoi.organisation,
         parcel=parcel,
         facility=facility,
-        kind=Commitment.Kind.OCCUPANCY,
+        kind=CommitmentKind.OCCUPANCY,
         stage=CommitmentStage.objects.get(code=stage_code),
         gfa_m2=eoi.gfa_m2 or Decimal(0),
         capacity=eoi.capacity,
@@ -760,11 +796,14 @@ STAGE_FIELDS = {"name_en", "name_zh", "probability"}
 
 @transaction.atomic
 def commitment_stage_update(
-    *, stage: CommitmentStage, actor, expected_version: int | None = None, **changes: Any
+    *, stage: CommitmentStage, actor: "User | None", expected_version: int | None = None, **changes: Any
 ) -> CommitmentStage:
-    stage, changed = update_record(
-        stage, actor=actor, changes=changes, editable=STAGE_FIELDS, expected_version=expected_version
-    )
+    stage = lock_for_update(stage, expected_version=expected_version)
+    changed = apply_changes(stage, changes, editable=STAGE_FIELDS)
+    if not changed:
+        return stage
+    stage.full_clean()
+    save_audited(stage, actor=actor, update_fields=changed)
     if "probability" in changed:
         readiness_mark_stale(phase_ids=stage.commitments.values_list("parcel__phase_id", flat=True).distinct())
     return stage

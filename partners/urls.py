@@ -13,9 +13,10 @@ urlpatterns = [
     path("eois/validate/", views.eoi_validate, name="eoi-validate"),
     path("eois/<int:pk>/", views.eoi_detail, name="eoi-detail"),
     path("eois/<int:pk>/edit/", views.eoi_edit, name="eoi-edit"),
-    path("eois/<int:pk>/withdraw/", views.eoi_withdraw, name="eoi-withdraw"),
     path("eois/<int:pk>/delete/", views.eoi_delete, name="eoi-delete"),
     path("eois/<int:pk>/attachments/", views.attachment_add, name="attachment-add"),
+    # The partner's workflow steps by name (`partners.workflow`): /eois/<pk>/submit/, /eois/<pk>/withdraw/.
+    path("eois/<int:pk>/<slug:transition>/", views.eoi_move, name="eoi-move"),
     path("attachments/<int:pk>/download/", views.attachment_download, name="attachment-download"),
     path("attachments/<int:pk>/delete/", views.attachment_delete, name="attachment-delete"),
     path("invite/", views.invite, name="invite"),

@@ -5,7 +5,7 @@ Every row comes through `restrict(user, action)` and, in the portal, the user's 
 answers 404. Every write goes through `partners.services`; their errors are put back on the forms.
 """
 
-from functools import wraps
+from functools import partial, wraps
 
 from django.contrib import messages
 from django.contrib.auth import login
@@ -24,14 +24,14 @@ from innopole.roles import PARTNER, STAFF, has_role, role_required
 from innopole.services import ConflictError
 from planning.models import Phase
 
-from . import services
+from . import services, workflow
 from .forms import (
     EOI_FIELDS,
     AttachmentForm,
     EOIForm,
     InvitationAcceptForm,
     InvitationForm,
-    WithdrawForm,
+    TransitionForm,
     add_service_errors,
 )
 from .models import Attachment, Commitment, ExpressionOfInterest, Invitation, Membership, MoU
@@ -42,17 +42,20 @@ EOI = ExpressionOfInterest
 PLACE_FIELDS = ("preferred_phase", "preferred_parcel")
 
 
-def partner_view(view):
-    """Partner role required (else 403); a partner not yet linked to an organisation is told so.
+def partner_view(view=None, *, organisation_required: bool = True):
+    """Partner role required (else 403). The view gets `request.membership` (with its organisation).
 
-    The view gets `request.membership` (with its organisation).
+    A partner not yet linked to an organisation is told so with a 403, except by a view that takes
+    `organisation_required=False` (the portal's home page), which gets `request.membership = None`.
     """
+    if view is None:
+        return partial(partner_view, organisation_required=organisation_required)
 
     @role_required(PARTNER)
     @wraps(view)
     def wrapper(request, *args, **kwargs):
         membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
-        if membership is None:
+        if membership is None and organisation_required:
             return render(
                 request, "partners/no_organisation.html", {"title": gettext_lazy("Partner portal")}, status=403
             )
@@ -74,16 +77,15 @@ def _eois(request, action: str = "view"):
 # --- dashboard --------------------------------------------------------------------------------------------------
 
 
-@role_required(PARTNER)
+@partner_view(organisation_required=False)
 def portal(request):
     """The organisation's EOIs, MoUs and commitments; a constant number of queries whatever their number."""
     context = {"title": gettext_lazy("Partner portal")}
-    membership = Membership.objects.select_related("organisation").filter(user=request.user).first()
     context["phases"] = Phase.objects.restrict(request.user).select_related("campus").with_totals()
+    membership = request.membership
     if membership is None:
         context["no_organisation"] = True
         return render(request, "partners/portal.html", context)
-    request.membership = membership
     context.update(
         organisation=membership.organisation,
         is_organisation_admin=membership.role == Membership.Role.ADMIN,
@@ -112,39 +114,31 @@ def _version_of(request) -> int | None:
         return None
 
 
-class _DryRun(Exception):
-    """Raised inside the transaction to roll back a save that only checks."""
+def _save_eoi(request, form: EOIForm, eoi: EOI | None, *, submit: bool = False) -> EOI:
+    """Create or update the EOI from the valid form through the services (and submit it), in one transaction.
 
-
-def _save_eoi(request, form: EOIForm, eoi: EOI | None, *, submit: bool = False, dry_run: bool = False):
-    """Create or update the EOI from the form through the services (and submit it), in one transaction.
-
-    Returns the saved EOI; or None with the services' errors on the form (nothing saved), or a ConflictError when
-    someone else saved the draft since `version`. With `dry_run`, everything is checked and rolled back.
+    The services' errors propagate (ValidationError, ConflictError when someone else saved the draft since
+    `version`): the caller handles them in one place. Only a form that passed `_check_unsaved` gets here, so a create
+    is refused only by a race (a parcel moved meanwhile), and only then can a refusal use up an EOI number.
     """
     values = form.service_values()
-    try:
-        with transaction.atomic():
-            if eoi is None:
-                saved = services.eoi_create(actor=request.user, organisation=request.membership.organisation, **values)
-            else:
-                saved = services.eoi_update(
-                    eoi=eoi, actor=request.user, expected_version=_version_of(request), **values
-                )
-            if submit:
-                saved = services.eoi_submit(eoi=saved, actor=request.user)
-            if dry_run:
-                raise _DryRun
-    except _DryRun:
-        return None
-    except ValidationError as error:
-        add_service_errors(form, error, keep_existing=dry_run)
-        return None
-    except ConflictError as conflict:
-        return conflict
-    except EOI.DoesNotExist:  # deleted by a colleague meanwhile
-        raise Http404 from None
+    with transaction.atomic():
+        if eoi is None:
+            saved = services.eoi_create(actor=request.user, organisation=request.membership.organisation, **values)
+        else:
+            saved = services.eoi_update(eoi=eoi, actor=request.user, expected_version=_version_of(request), **values)
+        if submit:
+            saved = services.eoi_transition(eoi=saved, actor=request.user, transition="submit")
     return saved
+
+
+def _check_unsaved(form: EOIForm, *, place_required: bool = False, submitting: bool = False) -> None:
+    """Put the draft's rules (and a submission's, when `submitting`), run on the form's valid values, on the form,
+    saving nothing (`services.eoi_check`: no rolled-back create, which would use up an EOI number)."""
+    try:
+        services.eoi_check(eoi=form.instance, place_required=place_required, complete=submitting)
+    except ValidationError as error:
+        add_service_errors(form, error, keep_existing=True)
 
 
 def _display(eoi: EOI, name: str) -> str:
@@ -188,25 +182,29 @@ def _eoi_form_view(request, eoi: EOI | None):
         return _eoi_form_page(request, form, eoi)
     submit = request.POST.get("action") == "submit"
     form = EOIForm(request.POST, instance=eoi, user=request.user, validate_url=_validate_url(eoi))
-    if not form.is_valid():
-        # Report the services' rules too (on the values that are valid), so that one round trip shows them all.
-        _save_eoi(request, form, eoi, submit=submit, dry_run=True)
+    form.is_valid()
+    # The draft's rules (and a submission's) on the values that are valid, before anything is saved: one round trip
+    # shows every error, and a create the services would refuse never starts (it would use up an EOI number).
+    _check_unsaved(form, submitting=submit)
+    if form.errors:
         return _eoi_form_page(request, form, eoi, version=request.POST.get("version", ""))
-    result = _save_eoi(request, form, eoi, submit=submit)
-    if isinstance(result, ConflictError):
+    try:
+        saved = _save_eoi(request, form, eoi, submit=submit)
+    except ValidationError as error:
+        add_service_errors(form, error)
+        return _eoi_form_page(request, form, eoi, version=request.POST.get("version", ""))
+    except ConflictError as conflict:
         current = EOI.objects.get(pk=eoi.pk)
         # The user's values stay in the form; the next save is based on the version they have now been shown.
-        conflict = {"message": str(result), "changes": _conflict_changes(form, current)}
-        return _eoi_form_page(request, form, eoi, version=current.version, conflict=conflict, status=409)
-    if result is None:
-        return _eoi_form_page(request, form, eoi, version=request.POST.get("version", ""))
+        details = {"message": str(conflict), "changes": _conflict_changes(form, current)}
+        return _eoi_form_page(request, form, eoi, version=current.version, conflict=details, status=409)
+    except EOI.DoesNotExist:  # deleted by a colleague meanwhile
+        raise Http404 from None
     if submit:
-        messages.success(
-            request, _("Expression of interest %(reference)s submitted.") % {"reference": result.reference}
-        )
+        messages.success(request, _("Expression of interest %(reference)s submitted.") % {"reference": saved.reference})
     else:
-        messages.success(request, _("Draft %(reference)s saved.") % {"reference": result.reference})
-    return redirect("partners:eoi-detail", pk=result.pk)
+        messages.success(request, _("Draft %(reference)s saved.") % {"reference": saved.reference})
+    return redirect("partners:eoi-detail", pk=saved.pk)
 
 
 @partner_view
@@ -250,20 +248,15 @@ def eoi_validate(request):
     trigger = request.headers.get("HX-Trigger-Name", "")
     # Leaving both place fields empty is checked as it happens, not only at submit.
     place_touched = trigger in PLACE_FIELDS
-    if eoi is None or place_touched:
-        # The form has run the model's checks; these are the draft's rules (see eoi_check on why not eoi_create).
-        try:
-            services.eoi_check(eoi=form.instance, place_required=place_touched)
-        except ValidationError as error:
-            add_service_errors(form, error, keep_existing=True)
+    # The form has run the model's checks; these are the draft's rules.
+    _check_unsaved(form, place_required=place_touched)
     if eoi is not None and not eoi.is_editable:
         form.add_error(
             None, _("Only a draft can be changed; this EOI is %(status)s.") % {"status": eoi.get_status_display()}
         )
-    elif eoi is not None:
-        result = _save_eoi(request, form, eoi, dry_run=True)
-        if isinstance(result, ConflictError):
-            conflict = str(result)
+    elif eoi is not None and _version_of(request) not in (None, eoi.version):
+        # The save would be refused: say so while the user is still typing.
+        conflict = str(ConflictError(current_version=eoi.version, expected_version=_version_of(request)))
     fields = [
         form[name]
         for name in EOI_FIELDS
@@ -315,26 +308,48 @@ def eoi_detail(request, pk: int):
 
 @partner_view
 @require_http_methods(["GET", "POST"])
-def eoi_withdraw(request, pk: int):
+def eoi_move(request, pk: int, transition: str):
+    """Confirm and take one of the partner's steps of the workflow (`partners.workflow`: submit, withdraw).
+
+    A step that is not the partner's answers 404, like a missing page; one that does not apply to the EOI's status
+    goes back to the EOI with a message.
+    """
+    move = workflow.TRANSITIONS.get(transition)
+    if move is None or move.side != workflow.Side.PARTNER:
+        raise Http404
     eoi = _eoi_for_page(request, pk, "change")
-    if not eoi.can_withdraw:
+    if eoi.status not in move.sources:
         messages.info(
-            request, _("This EOI is %(status)s and cannot be withdrawn.") % {"status": eoi.get_status_display()}
+            request,
+            _("This EOI is %(status)s: “%(step)s” does not apply to it.")
+            % {"status": eoi.get_status_display(), "step": move.label},
         )
         return redirect("partners:eoi-detail", pk=eoi.pk)
-    form = WithdrawForm(request.POST or None)
+    # An empty POST is still a POST (a step without a note): bind it, so that the step is taken.
+    form = TransitionForm(request.POST if request.method == "POST" else None, note_required=move.note_required)
     if request.method == "POST" and form.is_valid():
         try:
-            services.eoi_withdraw(eoi=eoi, actor=request.user, note=form.cleaned_data["note"])
+            eoi = services.eoi_transition(
+                eoi=eoi, actor=request.user, transition=move.name, note=form.cleaned_data["note"]
+            )
         except ValidationError as error:
             add_service_errors(form, error)
         else:
             messages.success(
-                request, _("Expression of interest %(reference)s withdrawn.") % {"reference": eoi.reference}
+                request,
+                _("Expression of interest %(reference)s: %(status)s.")
+                % {"reference": eoi.reference, "status": eoi.get_status_display()},
             )
             return redirect("partners:eoi-detail", pk=eoi.pk)
-    title = _("Withdraw expression of interest %(reference)s?") % {"reference": eoi.reference}
-    return render(request, "partners/eoi_withdraw.html", {"title": title, "eoi": eoi, "form": form})
+    context = {
+        "title": _("%(step)s expression of interest %(reference)s?") % {"step": move.label, "reference": eoi.reference},
+        "eoi": eoi,
+        "move": move,
+        # A step to a final status cannot be undone: its button says so.
+        "final": move.target in workflow.DECIDED,
+        "form": form,
+    }
+    return render(request, "partners/eoi_move.html", context)
 
 
 @partner_view
@@ -455,9 +470,7 @@ def invite(request):
             messages.success(request, _("Invitation sent to %(email)s.") % {"email": invitation.email})
             return redirect("partners:invite")
     # Not accepted and not revoked: pending ones, and expired ones that can be sent again.
-    open_invitations = Invitation.objects.of_organisation(membership.organisation).filter(
-        accepted_at__isnull=True, revoked_at__isnull=True
-    )
+    open_invitations = Invitation.objects.of_organisation(membership.organisation).open()
     context = {
         "title": _("Invite a colleague"),
         "form": form,
@@ -516,10 +529,7 @@ def _invalid_context() -> dict:
 
 
 def _usable_invitation(token) -> Invitation | None:
-    invitation = Invitation.objects.select_related("organisation").filter(token=token).first()
-    if invitation is None or not invitation.is_usable:
-        return None
-    return invitation
+    return Invitation.objects.usable().select_related("organisation").filter(token=token).first()
 
 
 @login_not_required

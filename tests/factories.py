@@ -12,7 +12,7 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
 from partners import services as partner_services
-from partners.demo import PATHS as EOI_PATHS
+from partners import workflow as eoi_workflow
 from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, MoU, Organisation
 from planning import services
 from planning.geometry import rectangle_geojson
@@ -212,8 +212,8 @@ class EOIFactory(ServiceFactory):
     @classmethod
     def _create(cls, model_class, *args, status=None, **kwargs):
         eoi = super()._create(model_class, *args, **kwargs)
-        for step in EOI_PATHS[status or ExpressionOfInterest.Status.DRAFT]:
-            eoi = partner_services.eoi_transition(eoi=eoi, to_status=step, actor=None)
+        for move in eoi_workflow.path_to(status or ExpressionOfInterest.Status.DRAFT):
+            eoi = partner_services.eoi_transition(eoi=eoi, actor=None, transition=move.name)
         return eoi
 
 

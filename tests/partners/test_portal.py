@@ -317,6 +317,37 @@ class TestEOIForm:
         assert re.search(r'id="id_facility_type_error"[^>]*>\s*<p>This field is required\.</p>', content)
         assert 'href="#id_gfa_m2"' in content  # the summary links to the field
 
+    @pytest.mark.parametrize(
+        ("action", "bad"),
+        [
+            ("save", {"gfa_m2": "-3"}),  # refused by the form
+            ("submit", {"gfa_m2": "-3"}),
+            ("save", {"preferred_phase": "", "preferred_parcel": "", "action": "submit"}),  # by the submit rules
+            ("submit", {"description": ""}),
+        ],
+    )
+    def test_invalid_full_page_posts_use_up_no_reference(self, client_a, org_a, plan, action, bad):
+        """Code review, finding 11: three invalid posts, then a valid one, created EOI 00004."""
+        before = EOIFactory(organisation=org_a, facility_type=plan["type"], preferred_phase=plan["phase"])
+        for _ in range(3):
+            response = client_a.post("/portal/eois/new/", eoi_data(plan, **{"action": action, **bad}))
+            assert response.status_code == 200
+        assert ExpressionOfInterest.objects.count() == 1
+
+        response = client_a.post("/portal/eois/new/", eoi_data(plan, action=action))
+
+        assert response.status_code == 302
+        made = ExpressionOfInterest.objects.exclude(pk=before.pk).get()
+        assert made.pk == before.pk + 1  # the very next reference: the refused posts used none
+
+    def test_an_invalid_post_still_reports_the_services_rules(self, client_a, plan):
+        content = client_a.post(
+            "/portal/eois/new/", eoi_data(plan, gfa_m2="-3", preferred_phase=plan["other_phase"].pk)
+        ).content.decode()
+        assert "GFA must be more than 0 m²." in content
+        assert "Parcel P1-A is not in Phase 2." in content
+        assert ExpressionOfInterest.objects.count() == 0
+
     def test_a_service_rule_shows_on_its_field(self, client_a, plan):
         response = client_a.post("/portal/eois/new/", eoi_data(plan, preferred_parcel=plan["other_parcel"].pk))
 
@@ -350,7 +381,7 @@ class TestEOIFormGuidance:
         draft = EOIFactory(organisation=org_a, facility_type=plan["type"], preferred_phase=plan["phase"])
         content = client_a.get(f"/portal/eois/{draft.pk}/").content.decode()
         assert "Created by" in content and "Submitted by" not in content and ">Submitted<" not in content
-        services.eoi_submit(eoi=draft, actor=user_a)
+        services.eoi_transition(eoi=draft, actor=user_a, transition="submit")
         content = client_a.get(f"/portal/eois/{draft.pk}/").content.decode()
         assert "Submitted by" in content and "Created by" not in content
 
@@ -491,7 +522,7 @@ class TestWorkflow:
         staff_user.first_name = "Reviewer Rita"
         staff_user.save()
         eoi = EOIFactory(organisation=org_a, facility_type=plan["type"], status=Status.SUBMITTED)
-        services.eoi_transition(eoi=eoi, to_status=Status.UNDER_REVIEW, actor=staff_user, note="We are on it.")
+        services.eoi_transition(eoi=eoi, actor=staff_user, transition="start_review", note="We are on it.")
         services.review_note_add(eoi=eoi, actor=staff_user, text="Internal: budget looks thin.")
 
         content = client_a.get(f"/portal/eois/{eoi.pk}/").content.decode()
@@ -516,6 +547,52 @@ class TestWorkflow:
         # Once withdrawn there is nothing left to withdraw.
         again = client_a.post(f"/portal/eois/{eoi.pk}/withdraw/")
         assert again.status_code == 302
+
+    def test_the_eoi_page_offers_the_partner_s_steps_from_its_status_only(self, client_a, org_a, plan):
+        # Written out by hand (DESIGN §2): a draft is submitted, an EOI in review withdrawn, a decided one neither.
+        expected = {
+            Status.DRAFT: ["submit"],
+            Status.SUBMITTED: ["withdraw"],
+            Status.ON_HOLD: ["withdraw"],
+            Status.ACCEPTED: [],
+        }
+        for status, steps in expected.items():
+            eoi = EOIFactory(
+                organisation=org_a, facility_type=plan["type"], preferred_phase=plan["phase"], status=status
+            )
+            content = client_a.get(f"/portal/eois/{eoi.pk}/").content.decode()
+            offered = re.findall(rf'href="/portal/eois/{eoi.pk}/(submit|withdraw|start-review|start_review)/"', content)
+            assert offered == steps, (status, offered)
+
+    def test_submit_from_the_eoi_page_with_a_confirmation(self, client_a, org_a, user_a, plan):
+        draft = EOIFactory(organisation=org_a, facility_type=plan["type"], preferred_phase=plan["phase"])
+        confirm = client_a.get(f"/portal/eois/{draft.pk}/submit/")
+        assert confirm.status_code == 200
+        assert "Submit expression of interest" in confirm.content.decode()
+
+        response = client_a.post(f"/portal/eois/{draft.pk}/submit/", {"note": ""})
+
+        assert response.status_code == 302
+        draft.refresh_from_db()
+        assert draft.status == Status.SUBMITTED and draft.submitted_by == user_a
+
+    def test_submitting_an_incomplete_draft_from_its_page_names_what_is_missing(self, client_a, org_a, plan):
+        draft = EOIFactory(
+            organisation=org_a, facility_type=plan["type"], preferred_phase=plan["phase"], description=""
+        )
+        response = client_a.post(f"/portal/eois/{draft.pk}/submit/")
+        assert response.status_code == 200
+        assert "Describe what you plan to do there." in response.content.decode()
+        draft.refresh_from_db()
+        assert draft.status == Status.DRAFT
+
+    @pytest.mark.parametrize("step", ["start_review", "start-review", "accept", "decline", "no-such-step"])
+    def test_staff_steps_and_unknown_steps_are_not_pages_of_the_portal(self, client_a, org_a, plan, step):
+        eoi = EOIFactory(organisation=org_a, facility_type=plan["type"], status=Status.SHORTLISTED)
+        assert client_a.get(f"/portal/eois/{eoi.pk}/{step}/").status_code == 404
+        assert client_a.post(f"/portal/eois/{eoi.pk}/{step}/").status_code == 404
+        eoi.refresh_from_db()
+        assert eoi.status == Status.SHORTLISTED
 
     def test_delete_a_draft(self, client_a, org_a, plan):
         eoi = EOIFactory(organisation=org_a, facility_type=plan["type"])

@@ -28,7 +28,13 @@ def test_demo_partners_and_tenants_are_loaded(demo):
     kestrel_eoi = ExpressionOfInterest.objects.get(organisation__code="kestrel")
     assert kestrel_eoi.submitted_by.username == "partner"
     assert kestrel_eoi.submitted_at.date().isoformat() == "2025-12-08"
-    assert [t.to_status for t in kestrel_eoi.transitions.all()] == ["draft", "submitted", "under_review", "accepted"]
+    assert [t.to_status for t in kestrel_eoi.transitions.all()] == [
+        "draft",
+        "submitted",
+        "under_review",
+        "shortlisted",
+        "accepted",
+    ]
 
 
 def test_phase_one_precommitment_and_capital(demo):
