@@ -3,6 +3,7 @@
 Registered by `PartnersConfig.ready()`; its targets are editable in the criterion's setting.
 """
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
@@ -12,6 +13,16 @@ from planning.models import Phase
 from planning.readiness import Criterion, Evaluation, Target, fmt, fmt_target, say
 
 from .selectors import with_capital_cover
+
+
+@dataclass(frozen=True)
+class CommitmentsInputs:
+    """The probability-weighted sums the criterion scored (rounded to the cent), and what they are measured against."""
+
+    weighted_occupancy_gfa_m2: Decimal
+    lettable_gfa_m2: Decimal
+    weighted_capital_hkd_m: Decimal
+    capex_hkd_m: Decimal
 
 
 class CommitmentsCriterion(Criterion):
@@ -65,11 +76,11 @@ class CommitmentsCriterion(Criterion):
                     target=fmt_target(capital_target),
                 ),
             ]
-            inputs = {
-                "occupancy": str(round(row.weighted_occupancy_gfa_m2, 2)),
-                "lettable": str(row.lettable_gfa_m2),
-                "capital": str(round(row.weighted_capital_hkd_m, 2)),
-                "capex": str(row.capex_hkd_m),
-            }
+            inputs = CommitmentsInputs(
+                weighted_occupancy_gfa_m2=round(row.weighted_occupancy_gfa_m2, 2),
+                lettable_gfa_m2=row.lettable_gfa_m2,
+                weighted_capital_hkd_m=round(row.weighted_capital_hkd_m, 2),
+                capex_hkd_m=row.capex_hkd_m,
+            )
             results[phase.pk] = Evaluation(float(min(occupancy_score, capital_score)), reasons, inputs)
         return results

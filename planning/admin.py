@@ -1,12 +1,9 @@
 """The admin of planning data for HKSTP staff: every write through `planning.services`, history on every model."""
 
-from decimal import Decimal
-
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.template.loader import render_to_string
 from django.utils.formats import number_format
 from django.utils.html import format_html
@@ -16,7 +13,7 @@ from innopole.admin import ServiceAdmin
 from innopole.templatetags.units import grouped, m2, percent, with_unit
 
 from . import readiness as readiness_engine
-from . import services
+from . import selectors, services
 from .models import (
     Campus,
     Facility,
@@ -30,6 +27,7 @@ from .models import (
     ReadinessSweep,
     UtilityCapacity,
 )
+from .units import m2_to_ha
 
 
 @admin.register(Campus)
@@ -92,7 +90,7 @@ class PhaseAdmin(ServiceAdmin):
     @admin.display(description=_("current readiness"))
     def current_readiness(self, phase):
         """The latest snapshot as the API reads it: state, score, criteria with reasons, in the reader's language."""
-        snapshot = readiness_engine.latest_snapshots([phase.pk]).get(phase.pk)
+        snapshot = selectors.latest_snapshots([phase.pk]).get(phase.pk)
         return render_to_string(
             "planning/admin/readiness.html",
             {
@@ -125,7 +123,7 @@ class PhaseAdmin(ServiceAdmin):
 
     @admin.display(description=_("site area (ha)"), ordering="site_area_m2")
     def site_area_ha(self, phase):
-        return number_format(phase.site_area_m2 / Decimal(10_000), 2, force_grouping=True)
+        return number_format(m2_to_ha(phase.site_area_m2), 2, force_grouping=True)
 
     @admin.display(description=_("GFA"), ordering="gfa_m2")
     def gfa_total(self, phase):
@@ -172,7 +170,7 @@ class FacilityInlineFormSet(forms.BaseInlineFormSet):
             return
         parcel = self.instance
         if parcel.pk is None:
-            self._check_new_parcel_cap(parcel)
+            self._dry_run_new_parcel(parcel)
             return
         programme = self.programme()
         stored = Parcel.objects.get(pk=parcel.pk)
@@ -190,17 +188,25 @@ class FacilityInlineFormSet(forms.BaseInlineFormSet):
         except ValidationError as error:
             raise ValidationError(error.messages) from None
 
-    def _check_new_parcel_cap(self, parcel):
-        if parcel.surveyed_area_m2 is None:
-            try:
-                services.refresh_computed_area(parcel)
-            except ValidationError:
-                return  # the parcel form reports the geometry
-        if parcel.max_plot_ratio is None:
-            return
-        total = sum((data.get("gfa_m2") or Decimal(0)) for data in self.programme()["create"])
-        if total > parcel.gfa_cap_m2:
-            raise ValidationError(services.gfa_cap_message(parcel, total))
+    def _dry_run_new_parcel(self, parcel):
+        """A new parcel's facilities checked by the services themselves (the GFA cap is theirs alone): the parcel is
+        created and given its programme inside a savepoint that is rolled back."""
+        programme = self.programme()
+        if parcel.campus_id is None or not programme["create"]:
+            return  # the parcel form reports a missing campus; no facilities, nothing to check here
+        fields = {name: getattr(parcel, name) for name in services.PARCEL_FIELDS - {"campus"}}
+        try:
+            with transaction.atomic():
+                try:
+                    created = services.parcel_create(actor=None, campus=parcel.campus, **fields)
+                except ValidationError:
+                    raise _DryRun from None  # the parcel's own refusals show on the parcel form when it is saved
+                services.parcel_programme_update(parcel=created, actor=None, **programme)
+                raise _DryRun
+        except _DryRun:
+            pass
+        except ValidationError as error:
+            raise ValidationError(error.messages) from None
 
 
 class FacilityInline(admin.TabularInline):
@@ -255,7 +261,7 @@ class ParcelAdmin(ServiceAdmin):
             return "—"
         gfa = getattr(parcel, "gfa_m2", None)
         if gfa is None:
-            gfa = parcel.facilities.aggregate(total=Sum("gfa_m2"))["total"] or 0
+            gfa = parcel.facilities.total_gfa_m2()
         return f"{gfa:,.0f} / {parcel.gfa_cap_m2:,.0f}"
 
     @admin.display(description=_("area check"))
@@ -296,8 +302,9 @@ class FacilityTypeAdmin(ServiceAdmin):
         "power_kva_per_m2",
         "pue",
         "water_m3_day_per_1000m2",
+        "counts_against_housing_cap",
     ]
-    list_filter = ["lettable", "core"]
+    list_filter = ["lettable", "core", "counts_against_housing_cap"]
     search_fields = ["code", "name_en", "name_zh"]
     readonly_fields = ["version", "created", "updated"]
     create_service = services.facility_type_create
@@ -377,6 +384,9 @@ class MilestoneAdmin(ServiceAdmin):
 
     class Media:
         css = {"all": ["css/admin.css"]}
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).with_overdue()
 
     @admin.display(description=_("overdue"))
     def overdue(self, milestone):

@@ -133,6 +133,7 @@ class DemoLoad:
                 "power_kva_per_m2": number(item.get("power_kva_per_m2")),
                 "pue": number(item.get("pue")),
                 "water_m3_day_per_1000m2": number(item.get("water_m3_day_per_1000m2")),
+                "counts_against_housing_cap": item.get("counts_against_housing_cap", False),
             }
             types[item["code"]] = self.upsert(
                 FacilityType,

@@ -24,6 +24,7 @@ from .querysets import (
     PhaseQuerySet,
     UtilityCapacityQuerySet,
 )
+from .units import m2_to_ha
 
 # A surveyed area that differs from the geometry's by more than this share is flagged for a planner to check.
 AREA_MISMATCH_TOLERANCE = Decimal("0.01")
@@ -159,6 +160,12 @@ class Phase(BilingualNameMixin, VersionedModel):
     def __str__(self) -> str:
         return self.name
 
+    @property
+    def readiness_state_label(self) -> str:
+        """The label of the latest snapshot's state (`readiness_state`, annotated by `with_readiness()`), or ""."""
+        state = getattr(self, "readiness_state", None)
+        return str(ReadinessSnapshot.State(state).label) if state else ""
+
 
 class Parcel(VersionedModel):
     """A site or lot: its polygon, development controls, land status and the phase it belongs to.
@@ -243,7 +250,7 @@ class Parcel(VersionedModel):
 
     @property
     def site_area_ha(self) -> Decimal:
-        return self.site_area_m2 / Decimal(10_000)
+        return m2_to_ha(self.site_area_m2)
 
     @property
     def gfa_cap_m2(self) -> Decimal:
@@ -282,6 +289,11 @@ class FacilityType(BilingualNameMixin, VersionedModel):
     )
     water_m3_day_per_1000m2 = models.DecimalField(
         _("water (m³/day per 1,000 m² GFA)"), null=True, blank=True, **ASSUMPTION
+    )
+    counts_against_housing_cap = models.BooleanField(
+        _("counts against the housing cap"),
+        default=False,
+        help_text=_("Whether the capacity of facilities of this type counts towards the campus's talent-housing cap."),
     )
 
     history = HistoricalRecords()
@@ -490,8 +502,13 @@ class Milestone(VersionedModel):
 
     @property
     def is_overdue(self) -> bool:
-        """Not done, and its planned date has passed (see MilestoneQuerySet.overdue)."""
-        return self.actual_date is None and self.planned_date < timezone.localdate()
+        """Not done, and its planned date has passed: `MilestoneQuerySet.with_overdue`'s annotation when the row was
+        read with it (lists do, so a page costs no query per row), else the same condition asked of this row."""
+        if hasattr(self, "overdue"):
+            return self.overdue
+        if self.pk is None:
+            return False
+        return type(self).objects.filter(pk=self.pk).overdue().exists()
 
 
 class ReadinessPolicy(VersionedModel):

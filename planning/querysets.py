@@ -3,7 +3,7 @@
 import datetime
 
 from django.db import models
-from django.db.models import DecimalField, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import BooleanField, DecimalField, ExpressionWrapper, OuterRef, Q, Subquery, Sum, Value
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -68,15 +68,7 @@ class PhaseQuerySet(PlanQuerySet):
 
 
 class ParcelQuerySet(PlanQuerySet):
-    def in_phase(self, phase) -> "ParcelQuerySet":
-        return self.filter(phase=phase)
-
-    def reserve(self) -> "ParcelQuerySet":
-        return self.filter(phase__isnull=True)
-
-    def with_site_area(self) -> "ParcelQuerySet":
-        return self.annotate(site_area_sql_m2=site_area_expression())
-
+    # No `with_site_area` here: a parcel has the `site_area_m2` property, computed from the row itself.
     def with_gfa(self) -> "ParcelQuerySet":
         from .models import Facility
 
@@ -92,26 +84,28 @@ class FacilityTypeQuerySet(PlanQuerySet):
 
 
 class FacilityQuerySet(PlanQuerySet):
-    def in_phase(self, phase) -> "FacilityQuerySet":
-        return self.filter(parcel__phase=phase)
-
-    def of_type(self, code: str) -> "FacilityQuerySet":
-        return self.filter(facility_type__code=code)
-
     def total_gfa_m2(self):
         return self.aggregate(total=Coalesce(Sum("gfa_m2"), ZERO))["total"]
 
+    def counting_against_housing_cap(self) -> "FacilityQuerySet":
+        """Facilities whose type counts towards the campus's talent-housing cap (`FacilityType` flag)."""
+        return self.filter(facility_type__counts_against_housing_cap=True)
+
 
 class UtilityCapacityQuerySet(PlanQuerySet):
-    def available_by(self, date: datetime.date) -> "UtilityCapacityQuerySet":
-        return self.filter(available_from__lte=date)
+    pass
+
+
+def overdue_condition(today: datetime.date | None = None) -> Q:
+    """The one definition of an overdue milestone: not done, and its planned date has passed."""
+    return Q(actual_date__isnull=True, planned_date__lt=today or timezone.localdate())
 
 
 class MilestoneQuerySet(PlanQuerySet):
-    def done(self) -> "MilestoneQuerySet":
-        return self.filter(actual_date__isnull=False)
-
     def overdue(self, today: datetime.date | None = None) -> "MilestoneQuerySet":
-        """Not done, and its planned date has passed."""
-        today = today or timezone.localdate()
-        return self.filter(Q(actual_date__isnull=True) & Q(planned_date__lt=today))
+        """The overdue milestones (`overdue_condition`)."""
+        return self.filter(overdue_condition(today))
+
+    def with_overdue(self, today: datetime.date | None = None) -> "MilestoneQuerySet":
+        """Each milestone with `overdue` (a boolean by `overdue_condition`), read by `Milestone.is_overdue`."""
+        return self.annotate(overdue=ExpressionWrapper(overdue_condition(today), output_field=BooleanField()))

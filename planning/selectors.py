@@ -1,17 +1,17 @@
 """Non-trivial reads of planning data: per-type GFA breakdowns and the plan's warnings."""
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from decimal import Decimal
 
-from django.db.models import Sum
+from django.db.models import OuterRef, Subquery, Sum
 from django.utils.translation import gettext as _
 
-from .models import Campus, Facility, Parcel, Phase
-from .services import fmt_m2
+from .models import Campus, Facility, Parcel, Phase, ReadinessSnapshot
+from .units import fmt_m2, ha_to_m2
 
 # A phase's parcels may differ from its target area by this share before planners are warned.
 PHASE_TARGET_TOLERANCE = Decimal("0.05")
-TALENT_HOUSING = "talent_housing"
 
 
 @dataclass(frozen=True)
@@ -48,7 +48,7 @@ def attach_gfa_by_type(phases: list[Phase]) -> list[Phase]:
 
 def phase_warnings(phase: Phase) -> list[PlanWarning]:
     """Warnings about one phase; expects `site_area_m2` annotated (PhaseQuerySet.with_site_area)."""
-    target = phase.target_area_ha * 10_000
+    target = ha_to_m2(phase.target_area_ha)
     area = phase.site_area_m2
     if target and abs(area - target) > target * PHASE_TARGET_TOLERANCE:
         return [
@@ -85,9 +85,9 @@ def campus_level_warnings(campus: Campus) -> list[PlanWarning]:
     cap = campus.talent_housing_units_cap
     if cap is not None:
         units = (
-            Facility.objects.filter(parcel__campus=campus, facility_type__code=TALENT_HOUSING).aggregate(
-                total=Sum("capacity")
-            )["total"]
+            Facility.objects.filter(parcel__campus=campus)
+            .counting_against_housing_cap()
+            .aggregate(total=Sum("capacity"))["total"]
             or 0
         )
         if units > cap:
@@ -127,11 +127,19 @@ def campus_level_warnings(campus: Campus) -> list[PlanWarning]:
     return warnings
 
 
+def latest_snapshots(phase_ids: Iterable[int]) -> dict[int, ReadinessSnapshot]:
+    """The newest readiness snapshot of each phase (one query)."""
+    newest = ReadinessSnapshot.objects.filter(phase=OuterRef("phase")).order_by("-computed_at", "-id").values("pk")[:1]
+    snapshots = ReadinessSnapshot.objects.filter(phase_id__in=list(phase_ids), pk=Subquery(newest))
+    return {snapshot.phase_id: snapshot for snapshot in snapshots}
+
+
 __all__ = [
     "PlanWarning",
     "attach_gfa_by_type",
     "campus_level_warnings",
     "campus_warnings",
     "gfa_by_type",
+    "latest_snapshots",
     "phase_warnings",
 ]

@@ -7,6 +7,10 @@ row). Rules that look at several rows (overlaps, totals, GFA caps) run while the
 a phase, parcel, facility, facility type or utility capacity is changed or deleted, the rules other apps hold on it
 (`planning.guards`: allocations, commitments, EOIs) are asked under the same lock.
 
+Every service writes its steps out, in this order, with the helpers of `innopole.services`: lock
+(`lock_for_update`, parents first), `apply_changes`, `full_clean`, the domain checks and the guards,
+`save_audited`/`delete_audited`, then `readiness_mark_stale` for the phases whose readiness inputs changed.
+
 A refusal is a `django.core.exceptions.ValidationError` keyed by field, whose message names the rule and the
 numbers; an edit based on a stale version raises `innopole.services.ConflictError`.
 """
@@ -14,26 +18,19 @@ numbers; an edit based on a stale version raises `innopole.services.ConflictErro
 import contextlib
 import dataclasses
 import logging
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
-from typing import Any
+from functools import partial
+from typing import TYPE_CHECKING, Any
 
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
-from django.db.models import Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from innopole.services import (
-    apply_changes,
-    create_record,
-    delete_audited,
-    lock_for_update,
-    save_audited,
-    update_record,
-)
+from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
 
 from . import geometry, guards
 from .models import (
@@ -49,23 +46,17 @@ from .models import (
     ReadinessSweep,
     UtilityCapacity,
 )
+from .units import fmt_m2, fmt_ratio, ha_to_m2
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser
+
+    User = AbstractBaseUser
+
+# (`fmt_m2` lives in `planning.units`; partners and tenants still import it from here until the shared core.)
 
 # The campus's parcels may exceed its land target by this share at most (survey tolerance).
 CAMPUS_TOTAL_TOLERANCE = Decimal("0.01")
-
-
-def fmt_m2(value: Decimal | float) -> str:
-    return _("%(value)s m²") % {"value": f"{Decimal(value):,.0f}"}
-
-
-def fmt_ratio(value: Decimal) -> str:
-    """5 → '5.0', 5.50 → '5.5', 4.25 → '4.25'."""
-    text = f"{Decimal(value).normalize():f}"
-    return text if "." in text else f"{text}.0"
-
-
-def _clean(instance, *, exclude: Iterable[str] = ()) -> None:
-    instance.full_clean(exclude=list(exclude))
 
 
 # --- campus -----------------------------------------------------------------------------------------------------
@@ -104,7 +95,7 @@ def _check_campus(campus: Campus) -> None:
             _("The new boundary leaves parcels outside it: %(codes)s.") % {"codes": ", ".join(sorted(outside))}
         ]
     total = campus.parcels.total_site_area_m2()
-    limit = campus.land_target_ha * 10_000 * (1 + CAMPUS_TOTAL_TOLERANCE)
+    limit = ha_to_m2(campus.land_target_ha) * (1 + CAMPUS_TOTAL_TOLERANCE)
     if total > limit:
         errors["land_target_ha"] = [
             _("The campus's parcels total %(total)s, more than this land target + 1 %% (%(limit)s).")
@@ -115,20 +106,26 @@ def _check_campus(campus: Campus) -> None:
 
 
 @transaction.atomic
-def campus_create(*, actor, **fields: Any) -> Campus:
-    return create_record(Campus(), actor=actor, fields=fields, editable=CAMPUS_FIELDS, check=_check_campus)
+def campus_create(*, actor: "User | None", **fields: Any) -> Campus:
+    campus = Campus()
+    apply_changes(campus, fields, editable=CAMPUS_FIELDS)
+    campus.full_clean()
+    _check_campus(campus)
+    save_audited(campus, actor=actor)
+    return campus
 
 
 @transaction.atomic
-def campus_update(*, campus: Campus, actor, expected_version: int | None = None, **changes: Any) -> Campus:
-    campus, _changed = update_record(
-        campus,
-        actor=actor,
-        changes=changes,
-        editable=CAMPUS_FIELDS,
-        expected_version=expected_version,
-        check=_check_campus,
-    )
+def campus_update(
+    *, campus: Campus, actor: "User | None", expected_version: int | None = None, **changes: Any
+) -> Campus:
+    campus = lock_for_update(campus, expected_version=expected_version)
+    changed = apply_changes(campus, changes, editable=CAMPUS_FIELDS)
+    if not changed:
+        return campus
+    campus.full_clean()
+    _check_campus(campus)  # its parcels' phases keep their readiness: no readiness input is a campus field
+    save_audited(campus, actor=actor, update_fields=changed)
     return campus
 
 
@@ -149,17 +146,17 @@ PHASE_FIELDS = {
 
 
 @transaction.atomic
-def phase_create(*, actor, **fields: Any) -> Phase:
+def phase_create(*, actor: "User | None", **fields: Any) -> Phase:
     phase = Phase()
     apply_changes(phase, fields, editable=PHASE_FIELDS)
-    _clean(phase)
+    phase.full_clean()
     save_audited(phase, actor=actor)
     readiness_mark_stale(phase_ids=[phase.pk])
     return phase
 
 
 @transaction.atomic
-def phase_update(*, phase: Phase, actor, expected_version: int | None = None, **changes: Any) -> Phase:
+def phase_update(*, phase: Phase, actor: "User | None", expected_version: int | None = None, **changes: Any) -> Phase:
     phase = lock_for_update(phase, expected_version=expected_version)
     if "campus" in changes and changes["campus"] != phase.campus and phase.parcels.exists():
         raise ValidationError({"campus": _("A phase with parcels cannot move to another campus.")})
@@ -167,7 +164,7 @@ def phase_update(*, phase: Phase, actor, expected_version: int | None = None, **
     changed = apply_changes(phase, changes, editable=PHASE_FIELDS)
     if not changed:
         return phase
-    _clean(phase)
+    phase.full_clean()
     guards.enforce(guards.PHASE_CHANGE, row=phase, old=old, new=new)
     save_audited(phase, actor=actor, update_fields=changed)
     readiness_mark_stale(phase_ids=[phase.pk])
@@ -175,7 +172,7 @@ def phase_update(*, phase: Phase, actor, expected_version: int | None = None, **
 
 
 @transaction.atomic
-def phase_delete(*, phase: Phase, actor) -> None:
+def phase_delete(*, phase: Phase, actor: "User | None") -> None:
     """Remove a phase that has no parcels, with its utility capacity and milestones (each with a history row).
 
     Utility capacity and milestones belong to the phase and go with it, but explicitly and audited, not by a silent
@@ -295,7 +292,7 @@ def _check_parcel_in_plan(parcel: Parcel, polygon) -> None:
             )
 
     total = others.total_site_area_m2() + parcel.site_area_m2
-    target = campus.land_target_ha * 10_000
+    target = ha_to_m2(campus.land_target_ha)
     limit = target * (1 + CAMPUS_TOTAL_TOLERANCE)
     if total > limit:
         field = "surveyed_area_m2" if parcel.surveyed_area_m2 is not None else "geometry"
@@ -305,7 +302,7 @@ def _check_parcel_in_plan(parcel: Parcel, polygon) -> None:
         )
 
     if parcel.pk is not None:
-        gfa = parcel.facilities.aggregate(total=Sum("gfa_m2"))["total"] or Decimal(0)
+        gfa = parcel.facilities.total_gfa_m2()
         if gfa > parcel.gfa_cap_m2:
             errors.setdefault("max_plot_ratio", []).append(gfa_cap_message(parcel, gfa))
     if errors:
@@ -322,7 +319,7 @@ def gfa_cap_message(parcel: Parcel, gfa: Decimal) -> str:
 
 
 @transaction.atomic
-def parcel_create(*, actor, campus: Campus, **fields: Any) -> Parcel:
+def parcel_create(*, actor: "User | None", campus: Campus, **fields: Any) -> Parcel:
     """Add a parcel to a campus. Controls not given are taken from the campus defaults."""
     campus = lock_for_update(campus)
     parcel = Parcel(campus=campus)
@@ -331,7 +328,7 @@ def parcel_create(*, actor, campus: Campus, **fields: Any) -> Parcel:
             fields[field] = getattr(campus, default)
     apply_changes(parcel, fields, editable=PARCEL_FIELDS - {"campus"})
     polygon = refresh_computed_area(parcel)
-    _clean(parcel)
+    parcel.full_clean()
     _check_parcel_in_plan(parcel, polygon)
     save_audited(parcel, actor=actor)
     readiness_mark_stale(phase_ids=[parcel.phase_id])
@@ -339,7 +336,9 @@ def parcel_create(*, actor, campus: Campus, **fields: Any) -> Parcel:
 
 
 @transaction.atomic
-def parcel_update(*, parcel: Parcel, actor, expected_version: int | None = None, **changes: Any) -> Parcel:
+def parcel_update(
+    *, parcel: Parcel, actor: "User | None", expected_version: int | None = None, **changes: Any
+) -> Parcel:
     if "campus" in changes and changes["campus"] != parcel.campus:
         raise ValidationError({"campus": _("A parcel cannot move to another campus; create it there instead.")})
     changes.pop("campus", None)
@@ -349,7 +348,7 @@ def parcel_update(*, parcel: Parcel, actor, expected_version: int | None = None,
     return parcel
 
 
-def _parcel_apply(parcel: Parcel, changes: dict[str, Any], *, actor) -> list[str]:
+def _parcel_apply(parcel: Parcel, changes: dict[str, Any], *, actor: "User | None") -> list[str]:
     """Apply and save changes to a locked parcel (its campus locked too) after its rules and the guards."""
     old_phase_id = parcel.phase_id
     old, new = guards.changes_of(parcel, changes)
@@ -359,7 +358,7 @@ def _parcel_apply(parcel: Parcel, changes: dict[str, Any], *, actor) -> list[str
     polygon = refresh_computed_area(parcel)
     if "geometry" in changed:
         changed.append("computed_area_m2")
-    _clean(parcel)
+    parcel.full_clean()
     _check_parcel_in_plan(parcel, polygon)
     guards.enforce(guards.PARCEL_CHANGE, row=parcel, old=old, new=new)
     save_audited(parcel, actor=actor, update_fields=changed)
@@ -368,7 +367,7 @@ def _parcel_apply(parcel: Parcel, changes: dict[str, Any], *, actor) -> list[str
 
 
 @transaction.atomic
-def parcel_delete(*, parcel: Parcel, actor) -> None:
+def parcel_delete(*, parcel: Parcel, actor: "User | None") -> None:
     """Remove a parcel and the facilities planned on it; the guards are asked for the parcel and each facility."""
     parcel = lock_for_update(parcel)
     facilities = list(Facility.objects.select_for_update().filter(parcel=parcel).order_by("pk"))
@@ -396,24 +395,29 @@ FACILITY_TYPE_FIELDS = {
     "power_kva_per_m2",
     "pue",
     "water_m3_day_per_1000m2",
+    "counts_against_housing_cap",
 }
 
 
 @transaction.atomic
-def facility_type_create(*, actor, **fields: Any) -> FacilityType:
-    return create_record(FacilityType(), actor=actor, fields=fields, editable=FACILITY_TYPE_FIELDS)
+def facility_type_create(*, actor: "User | None", **fields: Any) -> FacilityType:
+    facility_type = FacilityType()
+    apply_changes(facility_type, fields, editable=FACILITY_TYPE_FIELDS)
+    facility_type.full_clean()
+    save_audited(facility_type, actor=actor)
+    return facility_type  # no facility uses it yet: no phase's readiness changes
 
 
 @transaction.atomic
 def facility_type_update(
-    *, facility_type: FacilityType, actor, expected_version: int | None = None, **changes: Any
+    *, facility_type: FacilityType, actor: "User | None", expected_version: int | None = None, **changes: Any
 ) -> FacilityType:
     facility_type = lock_for_update(facility_type, expected_version=expected_version)
     old, new = guards.changes_of(facility_type, changes)
     changed = apply_changes(facility_type, changes, editable=FACILITY_TYPE_FIELDS)
     if not changed:
         return facility_type
-    _clean(facility_type)
+    facility_type.full_clean()
     guards.enforce(guards.FACILITY_TYPE_CHANGE, row=facility_type, old=old, new=new)
     save_audited(facility_type, actor=actor, update_fields=changed)
     readiness_mark_stale(phase_ids=phases_using_type(facility_type))
@@ -421,7 +425,7 @@ def facility_type_update(
 
 
 @transaction.atomic
-def facility_type_delete(*, facility_type: FacilityType, actor) -> None:
+def facility_type_delete(*, facility_type: FacilityType, actor: "User | None") -> None:
     facility_type = lock_for_update(facility_type)
     refusals = []
     count = facility_type.facilities.count()
@@ -459,7 +463,7 @@ FACILITY_FIELDS = {
 def _check_gfa_cap(facility: Facility) -> None:
     """The parcel's facilities, this one included, stay within max plot ratio × site area. Parcel is locked."""
     parcel = facility.parcel
-    others = parcel.facilities.exclude(pk=facility.pk).aggregate(total=Sum("gfa_m2"))["total"] or Decimal(0)
+    others = parcel.facilities.exclude(pk=facility.pk).total_gfa_m2()
     total = others + facility.gfa_m2
     if total > parcel.gfa_cap_m2:
         raise ValidationError(
@@ -471,11 +475,11 @@ def _check_gfa_cap(facility: Facility) -> None:
 
 
 @transaction.atomic
-def facility_create(*, actor, parcel: Parcel, **fields: Any) -> Facility:
+def facility_create(*, actor: "User | None", parcel: Parcel, **fields: Any) -> Facility:
     parcel = lock_for_update(parcel)
     facility = Facility(parcel=parcel)
     apply_changes(facility, fields, editable=FACILITY_FIELDS - {"parcel"})
-    _clean(facility)
+    facility.full_clean()
     _check_gfa_cap(facility)
     save_audited(facility, actor=actor)
     readiness_mark_stale(phase_ids=[parcel.phase_id])
@@ -483,7 +487,9 @@ def facility_create(*, actor, parcel: Parcel, **fields: Any) -> Facility:
 
 
 @transaction.atomic
-def facility_update(*, facility: Facility, actor, expected_version: int | None = None, **changes: Any) -> Facility:
+def facility_update(
+    *, facility: Facility, actor: "User | None", expected_version: int | None = None, **changes: Any
+) -> Facility:
     # Lock every parcel the facility touches (old and new), in id order so two moves cannot deadlock.
     parcel_ids = sorted({facility.parcel_id, getattr(changes.get("parcel"), "pk", facility.parcel_id)})
     list(Parcel.objects.select_for_update().filter(pk__in=parcel_ids).order_by("pk").values_list("pk", flat=True))
@@ -495,7 +501,7 @@ def facility_update(*, facility: Facility, actor, expected_version: int | None =
     changed = apply_changes(facility, changes, editable=FACILITY_FIELDS)
     if not changed:
         return facility
-    _clean(facility)
+    facility.full_clean()
     _check_gfa_cap(facility)
     guards.enforce(guards.FACILITY_CHANGE, row=facility, old=old, new=new)
     save_audited(facility, actor=actor, update_fields=changed)
@@ -504,7 +510,7 @@ def facility_update(*, facility: Facility, actor, expected_version: int | None =
 
 
 @transaction.atomic
-def facility_delete(*, facility: Facility, actor) -> None:
+def facility_delete(*, facility: Facility, actor: "User | None") -> None:
     facility = lock_for_update(facility)
     guards.enforce(guards.FACILITY_DELETE, row=facility)
     delete_audited(facility, actor=actor)
@@ -530,7 +536,7 @@ def _named(facility: Facility, error: ValidationError) -> list[str]:
 def parcel_programme_update(
     *,
     parcel: Parcel,
-    actor,
+    actor: "User | None",
     expected_version: int | None = None,
     parcel_changes: Mapping[str, Any] | None = None,
     create: Iterable[Mapping[str, Any]] = (),
@@ -578,7 +584,7 @@ def parcel_programme_update(
         try:
             changed = apply_changes(row, changes, editable=FACILITY_FIELDS - {"parcel"})
             if changed:
-                _clean(row)
+                row.full_clean()
         except ValidationError as error:
             problems += _named(row, error)
             continue
@@ -589,7 +595,7 @@ def parcel_programme_update(
         row = Facility(parcel=parcel)
         try:
             apply_changes(row, fields, editable=FACILITY_FIELDS - {"parcel"})
-            _clean(row)
+            row.full_clean()
         except ValidationError as error:
             problems += _named(row, error)
             continue
@@ -610,7 +616,7 @@ def parcel_programme_update(
     if parcel_changes:
         _parcel_apply(parcel, dict(parcel_changes), actor=actor)  # checks the cap against the saved facilities
     phase_ids.append(parcel.phase_id)
-    gfa = parcel.facilities.aggregate(total=Sum("gfa_m2"))["total"] or Decimal(0)
+    gfa = parcel.facilities.total_gfa_m2()
     if gfa > parcel.gfa_cap_m2:
         raise ValidationError(
             _("Parcel %(code)s: %(message)s") % {"code": parcel.code, "message": gfa_cap_message(parcel, gfa)}
@@ -625,15 +631,18 @@ UTILITY_FIELDS = {"phase", "kind", "capacity", "available_from", "status"}
 
 
 @transaction.atomic
-def utility_capacity_create(*, actor, **fields: Any) -> UtilityCapacity:
-    utility = create_record(UtilityCapacity(), actor=actor, fields=fields, editable=UTILITY_FIELDS)
+def utility_capacity_create(*, actor: "User | None", **fields: Any) -> UtilityCapacity:
+    utility = UtilityCapacity()
+    apply_changes(utility, fields, editable=UTILITY_FIELDS)
+    utility.full_clean()
+    save_audited(utility, actor=actor)
     readiness_mark_stale(phase_ids=[utility.phase_id])
     return utility
 
 
 @transaction.atomic
 def utility_capacity_update(
-    *, utility: UtilityCapacity, actor, expected_version: int | None = None, **changes: Any
+    *, utility: UtilityCapacity, actor: "User | None", expected_version: int | None = None, **changes: Any
 ) -> UtilityCapacity:
     utility = lock_for_update(utility, expected_version=expected_version)
     old_phase_id = utility.phase_id
@@ -641,7 +650,7 @@ def utility_capacity_update(
     changed = apply_changes(utility, changes, editable=UTILITY_FIELDS)
     if not changed:
         return utility
-    _clean(utility)
+    utility.full_clean()
     guards.enforce(guards.UTILITY_CHANGE, row=utility, old=old, new=new)
     save_audited(utility, actor=actor, update_fields=changed)
     readiness_mark_stale(phase_ids=[old_phase_id, utility.phase_id])
@@ -649,7 +658,7 @@ def utility_capacity_update(
 
 
 @transaction.atomic
-def utility_capacity_delete(*, utility: UtilityCapacity, actor) -> None:
+def utility_capacity_delete(*, utility: UtilityCapacity, actor: "User | None") -> None:
     utility = lock_for_update(utility)
     guards.enforce(guards.UTILITY_DELETE, row=utility)
     delete_audited(utility, actor=actor)
@@ -705,7 +714,7 @@ def _check_predecessors(milestone: Milestone, predecessors: list[Milestone]) -> 
                 stack.append(predecessor_id)
 
 
-def _set_predecessors(milestone: Milestone, predecessors: list[Milestone] | None, actor) -> None:
+def _set_predecessors(milestone: Milestone, predecessors: list[Milestone] | None, actor: "User | None") -> None:
     if predecessors is None:
         return
     milestone._history_user = actor
@@ -713,10 +722,10 @@ def _set_predecessors(milestone: Milestone, predecessors: list[Milestone] | None
 
 
 @transaction.atomic
-def milestone_create(*, actor, predecessors: list[Milestone] | None = None, **fields: Any) -> Milestone:
+def milestone_create(*, actor: "User | None", predecessors: list[Milestone] | None = None, **fields: Any) -> Milestone:
     milestone = Milestone()
     apply_changes(milestone, fields, editable=MILESTONE_FIELDS)
-    _clean(milestone)
+    milestone.full_clean()
     if predecessors:
         lock_for_update(milestone.phase.campus)
         _check_predecessors(milestone, list(predecessors))
@@ -730,7 +739,7 @@ def milestone_create(*, actor, predecessors: list[Milestone] | None = None, **fi
 def milestone_update(
     *,
     milestone: Milestone,
-    actor,
+    actor: "User | None",
     expected_version: int | None = None,
     predecessors: list[Milestone] | None = None,
     **changes: Any,
@@ -741,7 +750,7 @@ def milestone_update(
     old_phase_id = milestone.phase_id
     changed = apply_changes(milestone, changes, editable=MILESTONE_FIELDS)
     if changed:
-        _clean(milestone)
+        milestone.full_clean()
     if predecessors is not None:
         predecessors = list(predecessors)
         _check_predecessors(milestone, predecessors)
@@ -757,7 +766,7 @@ def milestone_update(
 
 
 @transaction.atomic
-def milestone_delete(*, milestone: Milestone, actor) -> None:
+def milestone_delete(*, milestone: Milestone, actor: "User | None") -> None:
     milestone = lock_for_update(milestone)
     delete_audited(milestone, actor=actor)
     readiness_mark_stale(phase_ids=[milestone.phase_id])
@@ -772,37 +781,34 @@ PENDING_KEY = "readiness:pending:{}"
 PENDING_SECONDS = 300
 
 
-class _QueueRecomputes:
-    """The on-commit callback of one transaction: queues one recompute per phase marked stale in it."""
+def _enqueue(phase_id: int) -> None:
+    """Queue a recompute of the phase unless one is queued already (an on-commit callback, one per phase marked).
 
-    def __init__(self) -> None:
-        self.phase_ids: set[int] = set()
-        self.done = False
+    `cache.add` is the coalescing: it succeeds for the first caller only, across transactions and processes, until
+    the task starts (`readiness_unqueue`) or the key expires. So a phase marked stale many times, in one transaction
+    or in many, gets one task while that task waits in the queue.
+    """
+    from .tasks import recompute_phase_readiness
 
-    def __call__(self) -> None:
-        from .tasks import recompute_phase_readiness
-
-        self.done = True
-        for pk in sorted(self.phase_ids):
-            key = PENDING_KEY.format(pk)
-            # The cache may be the broker's Redis (docker-compose.yml): when that is down, so is the cache.
-            try:
-                if not cache.add(key, 1, PENDING_SECONDS):
-                    continue  # one is already queued
-                recompute_phase_readiness.delay(pk)
-            except Exception:  # broker or cache down: the sweep will catch up; never fail the user's edit for it
-                with contextlib.suppress(Exception):
-                    cache.delete(key)
-                logger.warning(
-                    "Could not queue the readiness recompute of phase %s; the sweep will.", pk, exc_info=True
-                )
+    key = PENDING_KEY.format(phase_id)
+    # The cache may be the broker's Redis (docker-compose.yml): when that is down, so is the cache.
+    try:
+        if not cache.add(key, 1, PENDING_SECONDS):
+            return  # one is already queued
+        recompute_phase_readiness.delay(phase_id)
+    except Exception:  # broker or cache down: the sweep will catch up; never fail the user's edit for it
+        with contextlib.suppress(Exception):
+            cache.delete(key)
+        logger.warning("Could not queue the readiness recompute of phase %s; the sweep will.", phase_id, exc_info=True)
 
 
 def readiness_mark_stale(*, phase_ids: Iterable[int | None]) -> None:
     """Mark phases stale in the current transaction and queue one recompute per phase once it commits.
 
-    Within one transaction, every phase marked is queued once, by one on-commit callback. If the broker cannot take
-    the task, the change still commits: the phase stays stale, shows as stale, and the periodic sweep recomputes it.
+    One `transaction.on_commit` callback per phase: a rolled-back savepoint drops its own callbacks (Django's
+    public contract), and the pending key in the cache keeps a phase marked several times to one queued task. If
+    the broker cannot take the task, the change still commits: the phase stays stale, shows as stale, and the
+    periodic sweep recomputes it.
     """
     ids = {pk for pk in phase_ids if pk is not None}
     if not ids:
@@ -810,15 +816,8 @@ def readiness_mark_stale(*, phase_ids: Iterable[int | None]) -> None:
     now = timezone.now()
     Phase.objects.filter(pk__in=ids, readiness_stale=False).update(readiness_stale=True, readiness_stale_since=now)
     Phase.objects.filter(pk__in=ids, readiness_stale_since__isnull=True).update(readiness_stale_since=now)
-    connection = transaction.get_connection()
-    pending = getattr(connection, "_innopole_readiness_queue", None)
-    if pending is not None and not pending.done and any(entry[1] is pending for entry in connection.run_on_commit):
-        pending.phase_ids.update(ids)
-        return
-    pending = _QueueRecomputes()
-    pending.phase_ids.update(ids)
-    connection._innopole_readiness_queue = pending
-    transaction.on_commit(pending)
+    for pk in sorted(ids):
+        transaction.on_commit(partial(_enqueue, pk))
 
 
 def readiness_unqueue(*, phase_id: int) -> None:
@@ -858,7 +857,7 @@ def readiness_recompute(*, phase: Phase, today=None) -> ReadinessSnapshot:
     return latest
 
 
-def readiness_sweep(*, kind: str, on_progress=None) -> int:
+def readiness_sweep(*, kind: str, on_progress: Callable[[int, int], None] | None = None) -> int:
     """Recompute the stale phases (`kind="stale"`) or every phase (`"all"`), each in its own transaction.
 
     Records when the sweep finished. `on_progress(done, total)` is called after each phase (for progress bars).
@@ -916,31 +915,37 @@ def _clean_targets(code: str, targets: Any) -> dict[str, str]:
 
 @transaction.atomic
 def readiness_setting_update(
-    *, setting: ReadinessCriterionSetting, actor, expected_version: int | None = None, **changes: Any
+    *, setting: ReadinessCriterionSetting, actor: "User | None", expected_version: int | None = None, **changes: Any
 ) -> ReadinessCriterionSetting:
     """Change a criterion's weight, gate, thresholds or targets; every phase's readiness is then stale.
 
     The new setting is part of every phase's fingerprint, so the recompute the staleness queues stores a new
     snapshot with the new score.
     """
+    setting = lock_for_update(setting, expected_version=expected_version)
     if "targets" in changes:
         changes["targets"] = _clean_targets(setting.code, changes["targets"])
-    setting, changed = update_record(
-        setting, actor=actor, changes=changes, editable=SETTING_FIELDS, expected_version=expected_version
-    )
-    if changed:
-        readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
+    changed = apply_changes(setting, changes, editable=SETTING_FIELDS)
+    if not changed:
+        return setting
+    setting.full_clean()
+    save_audited(setting, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
     return setting
 
 
 @transaction.atomic
-def readiness_policy_update(*, policy: ReadinessPolicy, actor, expected_version: int | None = None, **changes: Any):
+def readiness_policy_update(
+    *, policy: ReadinessPolicy, actor: "User | None", expected_version: int | None = None, **changes: Any
+) -> ReadinessPolicy:
     """Change the overall readiness policy; every phase's readiness is then stale (the policy is in the fingerprint)."""
-    policy, changed = update_record(
-        policy, actor=actor, changes=changes, editable={"ready_score"}, expected_version=expected_version
-    )
-    if changed:
-        readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
+    policy = lock_for_update(policy, expected_version=expected_version)
+    changed = apply_changes(policy, changes, editable={"ready_score"})
+    if not changed:
+        return policy
+    policy.full_clean()
+    save_audited(policy, actor=actor, update_fields=changed)
+    readiness_mark_stale(phase_ids=Phase.objects.values_list("pk", flat=True))
     return policy
 
 

@@ -1,11 +1,28 @@
-"""Background jobs of planning: a few lines around a service each. Tasks take ids and are safe to run twice."""
+"""Background jobs of planning: a few lines around a service each. Tasks take ids and are safe to run twice.
+
+Retries: only on errors that can pass by themselves — the database or the broker/cache unreachable or restarting
+(`TRANSIENT_ERRORS`) — with exponential back-off. Any other exception is a bug or bad data: retrying it would turn
+one clear failure into minutes of noise, so the task fails at once (and the periodic sweep tries the phase again).
+"""
 
 from celery import shared_task
+from django.db import InterfaceError as DatabaseInterfaceError
+from django.db import OperationalError as DatabaseOperationalError
+from kombu.exceptions import OperationalError as BrokerOperationalError
+from redis.exceptions import ConnectionError as RedisConnectionError
+from redis.exceptions import TimeoutError as RedisTimeoutError
 
 from . import services
 from .models import Phase, ReadinessSweep
 
-RETRY = {"autoretry_for": (Exception,), "retry_backoff": True, "retry_backoff_max": 300, "max_retries": 8}
+TRANSIENT_ERRORS = (
+    DatabaseOperationalError,  # connection lost, server restarting, lock or statement timeout, serialisation
+    DatabaseInterfaceError,  # connection already closed
+    BrokerOperationalError,  # the broker unreachable
+    RedisConnectionError,  # the cache (Redis) unreachable
+    RedisTimeoutError,
+)
+RETRY = {"autoretry_for": TRANSIENT_ERRORS, "retry_backoff": True, "retry_backoff_max": 300, "max_retries": 8}
 
 
 @shared_task(acks_late=True, **RETRY)

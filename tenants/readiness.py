@@ -3,6 +3,7 @@
 Registered by `TenantsConfig.ready()`; its target is editable in the criterion's setting.
 """
 
+from dataclasses import dataclass
 from decimal import Decimal
 
 from django.utils.translation import gettext_lazy as _
@@ -13,6 +14,15 @@ from planning.models import Phase
 from planning.readiness import Criterion, Evaluation, Target, fmt, fmt_target, say
 
 from .selectors import with_allocations
+
+
+@dataclass(frozen=True)
+class DemandInputs:
+    """Signed or occupied GFA, live EOI demand, and the phase's GFA they are measured against."""
+
+    allocated_gfa_m2: Decimal
+    eoi_demand_gfa_m2: Decimal
+    total_gfa_m2: Decimal
 
 
 class DemandCriterion(Criterion):
@@ -47,10 +57,10 @@ class DemandCriterion(Criterion):
                     target=fmt_target(target),
                 )
             ]
-            inputs = {
-                "allocated": str(row.allocated_gfa_m2),
-                "eois": str(row.eoi_demand_gfa_m2),
-                "gfa": str(row.total_gfa_m2),
-            }
+            inputs = DemandInputs(
+                allocated_gfa_m2=row.allocated_gfa_m2,
+                eoi_demand_gfa_m2=row.eoi_demand_gfa_m2,
+                total_gfa_m2=row.total_gfa_m2,
+            )
             results[phase.pk] = Evaluation(float(min(Decimal(1), share / target)), reasons, inputs)
         return results

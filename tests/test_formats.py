@@ -7,6 +7,7 @@ from django.template import Context, Template
 from django.utils import translation
 
 from innopole.templatetags.units import grouped, m2, percent, with_unit
+from planning.units import fmt_m2, fmt_ratio, ha_to_m2, m2_to_ha
 from tests.factories import FacilityFactory, ParcelFactory
 
 LANGUAGES = ["en", "zh-hant"]
@@ -75,3 +76,28 @@ def test_ids_in_our_widgets_keep_their_digits(language):
     assert '<option value="1234" selected>P1-A</option>' in options
     assert '<option value="1234" selected>Organisation 1234</option>' in autocomplete
     assert 'value="5678"' in autocomplete
+
+
+def test_hectares_and_square_metres_convert_both_ways_exactly():
+    assert m2_to_ha(Decimal("253500")) == Decimal("25.35")
+    assert ha_to_m2(Decimal("25.35")) == Decimal("253500")
+    assert m2_to_ha(ha_to_m2(Decimal("0.0001"))) == Decimal("0.0001")  # one square metre, no float drift
+    assert render("{{ area|ha }}", area=Decimal("253500")) == "25.35"
+
+
+@pytest.mark.django_db
+def test_a_parcel_s_hectares_are_the_template_s_and_the_api_s(client, planner):
+    parcel = ParcelFactory(surveyed_area_m2=Decimal("12345.67"))
+    client.force_login(planner)
+
+    found = client.get(f"/api/v1/parcels/{parcel.pk}/").json()
+
+    assert parcel.site_area_ha == m2_to_ha(Decimal("12345.67")) == Decimal("1.234567")
+    assert found["site_area_ha"] == pytest.approx(1.2346)
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_areas_in_messages_are_grouped_with_their_unit(language):
+    with translation.override(language):
+        assert fmt_m2(Decimal("253500.4")) == "253,500 m²"
+        assert fmt_ratio(Decimal("5.50")) == "5.5" and fmt_ratio(Decimal("5")) == "5.0"

@@ -10,6 +10,8 @@ from django import template
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
+from planning.units import m2_to_ha
+
 register = template.Library()
 
 EMPTY = "—"
@@ -29,7 +31,7 @@ def ha(area_m2) -> Decimal | str:
     """Square metres to hectares (1 ha = 10,000 m²)."""
     if area_m2 in (None, ""):
         return ""
-    return Decimal(area_m2) / Decimal(10_000)
+    return m2_to_ha(area_m2)
 
 
 @register.filter

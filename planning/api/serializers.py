@@ -6,10 +6,11 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from innopole.api import VersionField
+from innopole.api import VersionedModelSerializer
 
 from .. import selectors
 from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, ReadinessSnapshot, UtilityCapacity
+from ..units import m2_to_ha
 
 # Every number is sent as a JSON number, areas to the centimetre.
 AREA = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": False, "read_only": True}
@@ -43,10 +44,6 @@ class PlanWarningSerializer(serializers.Serializer):
     message = serializers.CharField()
     object_type = serializers.CharField()
     object_id = serializers.IntegerField()
-
-
-class VersionedModelSerializer(serializers.ModelSerializer):
-    version = VersionField()
 
 
 class CampusSerializer(VersionedModelSerializer):
@@ -119,7 +116,7 @@ class PhaseSerializer(VersionedModelSerializer):
 
     @extend_schema_field(serializers.FloatField())
     def get_site_area_ha(self, phase) -> float:
-        return float(round(phase.site_area_m2 / Decimal(10_000), 4))
+        return float(round(m2_to_ha(phase.site_area_m2), 4))
 
     @extend_schema_field(
         {"type": "object", "additionalProperties": {"type": "number"}, "description": "GFA m² by facility type code"}
@@ -188,7 +185,7 @@ class ParcelSerializer(VersionedModelSerializer):
 
     @extend_schema_field(serializers.FloatField())
     def get_site_area_ha(self, parcel) -> float:
-        return float(round(parcel.site_area_m2 / Decimal(10_000), 4))
+        return float(round(parcel.site_area_ha, 4))
 
     def validate(self, attrs):
         # The campus is chosen once, when the parcel is created.

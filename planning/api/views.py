@@ -2,13 +2,12 @@
 
 from django.db.models import Prefetch
 from drf_spectacular.utils import extend_schema
-from rest_framework import viewsets
 from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from innopole.api import ServiceModelViewSetMixin
 from innopole.permissions import ReadsCrossOrganisationAggregates
+from innopole.viewsets import ScopedModelViewSet
 
 from .. import filtersets, readiness, selectors, services
 from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
@@ -20,29 +19,7 @@ class GeoJSONRenderer(JSONRenderer):
     format = "geojson"
 
 
-class PlanViewSet(ServiceModelViewSetMixin, viewsets.ModelViewSet):
-    """Reads are scoped to the user; after a write the object is re-read with the list's annotations."""
-
-    def get_queryset(self):
-        action = "view" if self.request.method in ("GET", "HEAD", "OPTIONS") else "change"
-        return self.base_queryset().restrict(self.request.user, action)
-
-    def base_queryset(self):
-        return self.queryset.all()
-
-    def _reread(self, serializer):
-        serializer.instance = self.base_queryset().get(pk=serializer.instance.pk)
-
-    def perform_create(self, serializer):
-        super().perform_create(serializer)
-        self._reread(serializer)
-
-    def perform_update(self, serializer):
-        super().perform_update(serializer)
-        self._reread(serializer)
-
-
-class CampusViewSet(PlanViewSet):
+class CampusViewSet(ScopedModelViewSet):
     queryset = Campus.objects.all()
     serializer_class = serializers.CampusSerializer
     filterset_class = filtersets.CampusFilterSet
@@ -50,9 +27,6 @@ class CampusViewSet(PlanViewSet):
     update_service = services.campus_update
     service_object_name = "campus"
     http_method_names = ["get", "post", "put", "patch", "head", "options"]
-
-    def base_queryset(self):
-        return Campus.objects.all()
 
     @extend_schema(responses=serializers.PlanWarningSerializer(many=True))
     @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
@@ -62,7 +36,7 @@ class CampusViewSet(PlanViewSet):
         return Response(serializers.PlanWarningSerializer(selectors.campus_warnings(campus), many=True).data)
 
 
-class PhaseViewSet(PlanViewSet):
+class PhaseViewSet(ScopedModelViewSet):
     serializer_class = serializers.PhaseSerializer
     filterset_class = filtersets.PhaseFilterSet
     ordering_fields = ["number", "planned_start", "planned_completion"]
@@ -113,7 +87,7 @@ class PhaseViewSet(PlanViewSet):
         return self.get_paginated_response(serializers.ReadinessHistoryItemSerializer(page, many=True).data)
 
 
-class ParcelViewSet(PlanViewSet):
+class ParcelViewSet(ScopedModelViewSet):
     serializer_class = serializers.ParcelSerializer
     filterset_class = filtersets.ParcelFilterSet
     ordering_fields = ["code", "handover_date"]
@@ -135,7 +109,7 @@ class ParcelViewSet(PlanViewSet):
         return Response({"type": "FeatureCollection", "features": serializers.parcel_features(parcels)})
 
 
-class FacilityTypeViewSet(PlanViewSet):
+class FacilityTypeViewSet(ScopedModelViewSet):
     queryset = FacilityType.objects.all()
     serializer_class = serializers.FacilityTypeSerializer
     filterset_class = filtersets.FacilityTypeFilterSet
@@ -144,11 +118,8 @@ class FacilityTypeViewSet(PlanViewSet):
     delete_service = services.facility_type_delete
     service_object_name = "facility_type"
 
-    def base_queryset(self):
-        return FacilityType.objects.all()
 
-
-class FacilityViewSet(PlanViewSet):
+class FacilityViewSet(ScopedModelViewSet):
     serializer_class = serializers.FacilitySerializer
     filterset_class = filtersets.FacilityFilterSet
     ordering_fields = ["name", "gfa_m2"]
@@ -161,7 +132,7 @@ class FacilityViewSet(PlanViewSet):
         return Facility.objects.select_related("parcel", "facility_type")
 
 
-class UtilityCapacityViewSet(PlanViewSet):
+class UtilityCapacityViewSet(ScopedModelViewSet):
     serializer_class = serializers.UtilityCapacitySerializer
     filterset_class = filtersets.UtilityCapacityFilterSet
     create_service = services.utility_capacity_create
@@ -173,7 +144,7 @@ class UtilityCapacityViewSet(PlanViewSet):
         return UtilityCapacity.objects.select_related("phase")
 
 
-class MilestoneViewSet(PlanViewSet):
+class MilestoneViewSet(ScopedModelViewSet):
     serializer_class = serializers.MilestoneSerializer
     filterset_class = filtersets.MilestoneFilterSet
     ordering_fields = ["planned_date", "actual_date"]
@@ -183,6 +154,8 @@ class MilestoneViewSet(PlanViewSet):
     service_object_name = "milestone"
 
     def base_queryset(self):
-        return Milestone.objects.select_related("phase").prefetch_related(
-            Prefetch("predecessors", queryset=Milestone.objects.only("id"))
+        return (
+            Milestone.objects.select_related("phase")
+            .prefetch_related(Prefetch("predecessors", queryset=Milestone.objects.only("id")))
+            .with_overdue()  # `overdue` in each row without a query per row
         )

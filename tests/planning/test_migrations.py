@@ -5,17 +5,27 @@ from django.db import connection
 from django.db.migrations.executor import MigrationExecutor
 from shapely.geometry import LinearRing
 
-from planning.models import Campus, Parcel
+from planning.models import Campus, FacilityType, Parcel
 from tests.factories import ParcelFactory
 
 BEFORE = ("planning", "0004_readiness_targets")
 NORMALISE = ("planning", "0005_normalise_stored_geometry")
+HOUSING_FLAG = ("planning", "0006_facility_type_housing_cap")
 
 
 def _migrate(target: tuple[str, str]) -> None:
     executor = MigrationExecutor(connection)
     executor.loader.build_graph()
     executor.migrate([target])
+
+
+@pytest.fixture(autouse=True)
+def _latest_schema_afterwards():
+    """Each test moves the schema back: leave it at the latest migration for the tests that follow."""
+    yield
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
 
 
 def _as_stored_before(polygon: dict) -> dict:
@@ -41,3 +51,22 @@ def test_polygons_stored_before_normalisation_are_normalised():
     assert LinearRing(stored["coordinates"][0]).is_ccw
     assert stored == normal_parcel
     assert Campus.objects.get(pk=campus.pk).boundary == normal_boundary
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_talent_housing_type_counts_against_the_housing_cap_after_the_migration():
+    _migrate(NORMALISE)
+    with connection.cursor() as cursor:
+        for code in ("talent_housing", "office"):
+            cursor.execute(
+                "INSERT INTO planning_facilitytype (created, updated, version, code, name_en, name_zh, lettable, core,"
+                " capacity_unit, power_kva_per_m2) VALUES (now(), now(), 1, %s, %s, '', true, false, 'units', 0.1)",
+                [code, code],
+            )
+
+    _migrate(HOUSING_FLAG)
+
+    assert dict(FacilityType.objects.values_list("code", "counts_against_housing_cap")) == {
+        "talent_housing": True,
+        "office": False,
+    }

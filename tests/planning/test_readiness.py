@@ -4,15 +4,28 @@ import datetime
 import io
 from decimal import Decimal
 
+import kombu.pools
 import pytest
+from celery.signals import after_task_publish
+from django.core.cache import cache
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.core.management import call_command
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 
+from innopole.celery import app as celery_app
 from partners import services as partner_services
-from planning import readiness, services
-from planning.models import Phase, ReadinessCriterionSetting, ReadinessPolicy, ReadinessSnapshot, ReadinessSweep
+from planning import readiness, selectors, services
+from planning.models import (
+    Milestone,
+    Phase,
+    ReadinessCriterionSetting,
+    ReadinessPolicy,
+    ReadinessSnapshot,
+    ReadinessSweep,
+)
+from planning.tasks import recompute_phase_readiness
 from tests.conftest import api_client_for
 from tests.factories import (
     AllocationFactory,
@@ -28,6 +41,37 @@ from tests.factories import (
 )
 
 pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def published(settings):
+    """The phase ids of the recomputes sent to a broker (Celery's in-memory transport), in order, as a list.
+
+    Tasks are not run: as in production, a sent task waits in the queue, so its pending key stays in the cache.
+    """
+    settings.CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "sent"}}
+    sent: list[int] = []
+
+    def record(sender=None, body=None, headers=None, **kwargs):
+        if headers and headers.get("task") == recompute_phase_readiness.name:
+            sent.append(body[0][0])
+
+    saved = {"task_always_eager": celery_app.conf.task_always_eager, "broker_url": celery_app.conf.broker_url}
+    _reset_producer_pools()
+    celery_app.conf.update(task_always_eager=False, broker_url="memory://")
+    after_task_publish.connect(record, weak=False)
+    yield sent
+    after_task_publish.disconnect(record)
+    celery_app.conf.update(saved)
+    _reset_producer_pools()
+
+
+def _reset_producer_pools() -> None:
+    """Celery caches its connection pools on first use: drop them so the next task uses the broker now configured."""
+    kombu.pools.reset()
+    celery_app._pool = None
+    celery_app.amqp._producer_pool = None
+
 
 TODAY = datetime.date(2026, 11, 25)
 
@@ -140,7 +184,101 @@ class TestUtilities:
         assert found["state"] == "pass", texts(found)
 
 
+class TestReasonSelection:
+    """The sentence chosen for each situation, by the pure functions the criteria call (table written by hand)."""
+
+    START = datetime.date(2027, 1, 15)
+
+    @pytest.mark.parametrize(
+        ("status", "handover", "begins"),
+        [
+            ("transferred", None, None),
+            ("site_ready", datetime.date(2026, 1, 1), None),
+            ("handover_scheduled", datetime.date(2027, 1, 15), "Parcel %(code)s (%(area)s m²) is to be handed over on"),
+            ("site_formation", datetime.date(2027, 2, 1), "Parcel %(code)s (%(area)s m²) is to be handed over only"),
+            ("handover_scheduled", None, "Parcel %(code)s (%(area)s m²) has no handover date yet"),
+            ("not_transferred", datetime.date(2026, 12, 1), "Parcel %(code)s (%(area)s m²) is not transferred"),
+        ],
+    )
+    def test_a_parcel_s_sentence(self, status, handover, begins):
+        parcel = readiness.ParcelInput(1, "P-1", Decimal("1000"), status, handover)
+
+        template = readiness.criteria.parcel_reason_template(parcel, self.START)
+
+        assert template is None if begins is None else template.startswith(begins)
+
+    @pytest.mark.parametrize(
+        ("covered", "firm", "planned", "says"),
+        [
+            (True, True, False, "is covered by committed supply"),
+            (True, True, True, "is covered by committed supply"),
+            (False, True, True, "exceeds committed supply %(supply)s %(unit)s from %(date)s. A further"),
+            (False, True, False, "exceeds committed supply %(supply)s %(unit)s from %(date)s."),
+            (False, False, True, "has no committed supply by completion on %(date)s. %(planned)s"),
+            (False, False, False, "has no committed supply by completion on %(date)s."),
+        ],
+    )
+    def test_a_utility_s_sentence(self, covered, firm, planned, says):
+        template = readiness.criteria.utility_reason_template(covered=covered, some_firm=firm, some_planned=planned)
+
+        assert template.startswith("%(label)s demand %(demand)s %(unit)s ")
+        assert says in template
+        # Planned supply is named only when it matters: the demand is not covered and some is planned.
+        assert ("planned but not committed" in template) == (planned and not covered)
+
+
+class TestTypedInputs:
+    def test_each_criterion_reports_its_inputs_as_named_figures(self):
+        phase = phase_starting()
+        parcel = ParcelFactory(phase=phase, land_status="transferred", surveyed_area_m2=Decimal("12000"))
+        FacilityFactory(parcel=parcel, gfa_m2=Decimal("10000"))
+        UtilityCapacityFactory(phase=phase, kind="power", capacity=Decimal("4.5"), status="committed")
+
+        found = {code: c.evaluate([phase], TODAY)[phase.pk].inputs for code, c in readiness.REGISTRY.items()}
+
+        assert found["land"].site_area_m2 == found["land"].handed_over_m2 == Decimal("12000")
+        assert found["land"].parcels[0].code == parcel.code
+        assert found["utilities"].power_mva.firm_total == Decimal("4.5")
+        assert found["demand"].total_gfa_m2 == Decimal("10000")
+        assert found["commitments"].lettable_gfa_m2 == Decimal("10000")
+        assert found["milestones"].pre_construction == ()
+
+    def test_a_criterion_whose_inputs_are_not_a_dataclass_is_refused(self, monkeypatch):
+        class Loose(readiness.Criterion):
+            code = "loose"
+            label = "Loose"
+
+            def evaluate(self, phases, today, targets=None):
+                return {phase.pk: readiness.Evaluation(1.0, [], {"figures": [1, 2]}) for phase in phases}
+
+        monkeypatch.setitem(readiness.REGISTRY, "loose", Loose())
+        phase = PhaseFactory()
+
+        with pytest.raises(TypeError, match="'loose' must return its inputs as a dataclass"):
+            readiness.evaluate([phase], today=TODAY)
+
+
 class TestMilestones:
+    def test_overdue_reads_the_same_in_the_model_the_queryset_and_the_criterion(self):
+        today = timezone.localdate()
+        phase = PhaseFactory()
+        late = MilestoneFactory(phase=phase, kind="site_handover", planned_date=today - datetime.timedelta(days=1))
+        MilestoneFactory(
+            phase=phase,
+            kind="master_layout_consent",
+            planned_date=today - datetime.timedelta(days=2),
+            actual_date=today,
+        )
+        MilestoneFactory(phase=phase, kind="building_plans_approval", planned_date=today)
+
+        plain = {m.pk: m.is_overdue for m in Milestone.objects.filter(phase=phase)}
+        annotated = {m.pk: m.is_overdue for m in Milestone.objects.filter(phase=phase).with_overdue()}
+        queried = set(Milestone.objects.filter(phase=phase).overdue().values_list("pk", flat=True))
+        judged = readiness.MilestonesCriterion().evaluate([phase], today)[phase.pk].inputs.overdue
+
+        assert plain == annotated and {pk for pk, overdue in plain.items() if overdue} == queried == {late.pk}
+        assert judged == (late.pk,)
+
     def test_pre_construction_milestones_done_pass(self):
         phase = phase_starting()
         for kind in ("site_handover", "master_layout_consent", "building_plans_approval"):
@@ -254,7 +392,7 @@ class TestSnapshots:
             )
             AllocationFactory(facility=facility, gfa_m2=Decimal("1000"), status="occupied")  # 10 % spoken for
         services.readiness_sweep(kind="all")
-        before = {phase.pk: readiness.latest_snapshots([phase.pk])[phase.pk] for phase in phases}
+        before = {phase.pk: selectors.latest_snapshots([phase.pk])[phase.pk] for phase in phases}
         setting = ReadinessCriterionSetting.objects.get(code="demand")
 
         services.readiness_setting_update(setting=setting, actor=None, targets={"spoken_for_pct": "20"})
@@ -263,7 +401,7 @@ class TestSnapshots:
         assert ReadinessCriterionSetting.objects.get(code="demand").targets == {"spoken_for_pct": "20"}
         services.readiness_sweep(kind="stale")
         for phase in phases:
-            after = readiness.latest_snapshots([phase.pk])[phase.pk]
+            after = selectors.latest_snapshots([phase.pk])[phase.pk]
             demand = next(c for c in after.criteria if c["code"] == "demand")
             assert after.pk != before[phase.pk].pk and after.score > before[phase.pk].score
             assert demand["score"] == pytest.approx(0.5)  # 10 % against 20 %, no longer against 50 %
@@ -382,17 +520,52 @@ class TestStaleness:
         phase = Phase.objects.get(pk=parcel.phase_id)
         assert not phase.readiness_stale and phase.readiness_stale_since is None
 
-    def test_many_edits_in_one_transaction_queue_one_recompute_per_phase(self, django_capture_on_commit_callbacks):
+    def test_many_edits_in_one_transaction_send_one_recompute_per_phase(
+        self, django_capture_on_commit_callbacks, published
+    ):
         with django_capture_on_commit_callbacks(execute=True):
-            parcel = ParcelFactory()
-        ReadinessSnapshot.objects.all().delete()
-        with django_capture_on_commit_callbacks(execute=True) as queued:
+            parcel, other = ParcelFactory(), ParcelFactory()
+        published.clear()
+        cache.clear()  # as if the worker had started those tasks
+        with django_capture_on_commit_callbacks(execute=True):
             for gfa in ("1000", "2000", "3000"):
                 FacilityFactory(parcel=parcel, gfa_m2=Decimal(gfa))
-        assert len(queued) == 1
-        # Tasks run in-process in tests: the recompute has caught up.
-        phase = Phase.objects.get(pk=parcel.phase_id)
-        assert not phase.readiness_stale and phase.readiness_snapshots.count() == 1
+            FacilityFactory(parcel=other)
+
+        assert sorted(published) == sorted([parcel.phase_id, other.phase_id])
+
+    def test_a_phase_marked_again_in_a_later_transaction_is_not_sent_twice_until_its_task_starts(
+        self, django_capture_on_commit_callbacks, published
+    ):
+        with django_capture_on_commit_callbacks(execute=True):
+            parcel = ParcelFactory()
+        assert published == [parcel.phase_id]
+
+        # A second and third transaction while the first task waits in the queue: the pending key coalesces.
+        for status in ("handover_scheduled", "transferred"):
+            with django_capture_on_commit_callbacks(execute=True):
+                services.parcel_update(parcel=parcel, actor=None, land_status=status)
+        assert published == [parcel.phase_id]
+
+        # The worker starts the task: a change after that needs a recompute of its own.
+        services.readiness_unqueue(phase_id=parcel.phase_id)
+        with django_capture_on_commit_callbacks(execute=True):
+            services.parcel_update(parcel=parcel, actor=None, land_status="site_ready")
+        assert published == [parcel.phase_id, parcel.phase_id]
+
+    def test_a_rolled_back_savepoint_sends_nothing_for_its_phases(self, django_capture_on_commit_callbacks, published):
+        with django_capture_on_commit_callbacks(execute=True):
+            kept, undone = ParcelFactory(), ParcelFactory()
+        published.clear()
+        cache.clear()  # as if the worker had started those tasks
+
+        with django_capture_on_commit_callbacks(execute=True), transaction.atomic():
+            with pytest.raises(RuntimeError), transaction.atomic():
+                services.parcel_update(parcel=undone, actor=None, land_status="transferred")
+                raise RuntimeError("this part of the request failed")
+            services.parcel_update(parcel=kept, actor=None, land_status="transferred")
+
+        assert published == [kept.phase_id]
 
     def test_partner_and_tenant_changes_mark_the_phase_stale(self):
         facility = FacilityFactory()
@@ -408,7 +581,7 @@ class TestStaleness:
         services.readiness_recompute(phase=phase)
 
         eoi = EOIFactory(preferred_phase=phase)
-        partner_services.eoi_submit(eoi=eoi, actor=None)
+        partner_services.eoi_transition(eoi=eoi, actor=None, transition="submit")
         assert Phase.objects.get(pk=phase.pk).readiness_stale
 
     def test_the_sweep_recomputes_stale_phases_and_records_when(self):
