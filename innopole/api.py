@@ -1,4 +1,6 @@
-"""What every API endpoint shares: pagination, error translation, a base viewset that writes through services."""
+"""What every API endpoint shares: pagination, error translation, the versioned serializer, writes through services.
+
+The base viewset is in `viewsets.py`: DRF reads the pagination class from this module while it defines its views."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
 from django.db import transaction
@@ -122,3 +124,9 @@ class ServiceModelViewSetMixin:
 
     def perform_destroy(self, instance):
         type(self).delete_service(**{self.service_object_name: instance}, actor=self.request.user)
+
+
+class VersionedModelSerializer(serializers.ModelSerializer):
+    """A model serializer with the row's edit `version` (see `VersionField`)."""
+
+    version = VersionField()

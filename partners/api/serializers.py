@@ -8,17 +8,13 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from innopole.api import VersionField
+from innopole.api import VersionedModelSerializer
 from innopole.roles import STAFF, has_role
 
 from ..models import Attachment, Commitment, CommitmentStage, EOITransition, ExpressionOfInterest, MoU, Organisation
 
 # Weighted figures are sent as JSON numbers, to the hundredth.
 WEIGHTED = {"max_digits": 20, "decimal_places": 2, "coerce_to_string": False, "read_only": True}
-
-
-class VersionedModelSerializer(serializers.ModelSerializer):
-    version = VersionField()
 
 
 class OrganisationSerializer(VersionedModelSerializer):

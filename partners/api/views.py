@@ -2,32 +2,29 @@
 
 Who may do what:
 - every signed-in role reads what `restrict(user)` lets it see (partners: their own organisation's rows);
-- staff write organisations, MoUs, EOIs, commitments and stage probabilities; partners create, change, delete,
-  submit and withdraw their own organisation's EOIs; planners and executives only read partner data.
+- staff write organisations, MoUs, commitments and stage probabilities and take the review steps of the EOI
+  workflow; partners create, change, delete, submit and withdraw their own organisation's EOIs (each side takes only
+  its own steps: one action per row of `partners.workflow.WORKFLOW`); planners and executives only read.
 A row outside the user's scope answers 404 exactly like a missing id, for reads, writes and workflow moves alike;
 a row the user can see but not change answers 403.
 """
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
-from django.core.exceptions import ValidationError
-from django.http import Http404
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from drf_spectacular.utils import OpenApiResponse, extend_schema
-from rest_framework import status, viewsets
+from rest_framework import status
 from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
-from innopole.api import ServiceModelViewSetMixin
 from innopole.roles import PARTNER, STAFF, has_role
+from innopole.viewsets import ScopedModelViewSet
 
-from .. import filtersets, services
+from .. import filtersets, services, workflow
 from ..models import Commitment, CommitmentStage, ExpressionOfInterest, MoU, Organisation
 from ..querysets import organisation_id_of
 from . import serializers
-
-Status = ExpressionOfInterest.Status
 
 
 class PartnerDataPermission(BasePermission):
@@ -49,52 +46,13 @@ class PartnerDataPermission(BasePermission):
         return view.action not in getattr(view, "staff_actions", ()) or has_role(request.user, STAFF)
 
 
-class ScopedViewSet(ServiceModelViewSetMixin, viewsets.ModelViewSet):
-    """A viewset over `restrict(user, "view")` for reads and `restrict(user, "change")` for writes.
-
-    After a write the object is re-read with the list's annotations, so the answer shows computed figures.
-    """
+class ScopedViewSet(ScopedModelViewSet):
+    """The base viewset with the partners rule: staff (or a view's `write_roles`) create; the scoped lookup decides
+    changes to existing rows."""
 
     permission_classes = [PartnerDataPermission]
     write_roles: tuple[str, ...] = (STAFF,)
-    model = None
-
-    def base_queryset(self):
-        return self.model.objects.all()
-
-    def scope(self, queryset, action: str):
-        return queryset.restrict(self.request.user, action)
-
-    def get_queryset(self):
-        action = "view" if self.request.method in SAFE_METHODS else "change"
-        return self.scope(self.base_queryset(), action)
-
-    def get_object(self):
-        try:
-            return super().get_object()
-        except Http404:
-            if self.request.method not in SAFE_METHODS and self._visible():
-                self.permission_denied(self.request, message=PartnerDataPermission.message)
-            raise
-
-    def _visible(self) -> bool:
-        """Whether the user may see the row it may not change (then the answer is 403, not 404)."""
-        lookup = self.kwargs.get(self.lookup_url_kwarg or self.lookup_field)
-        try:
-            return self.scope(self.model.objects.all(), "view").filter(pk=lookup).exists()
-        except (TypeError, ValueError):
-            return False
-
-    def _reread(self, instance):
-        return self.base_queryset().get(pk=instance.pk)
-
-    def perform_create(self, serializer):
-        super().perform_create(serializer)
-        serializer.instance = self._reread(serializer.instance)
-
-    def perform_update(self, serializer):
-        super().perform_update(serializer)
-        serializer.instance = self._reread(serializer.instance)
+    denied_message = PartnerDataPermission.message
 
 
 class OrganisationViewSet(ScopedViewSet):
@@ -156,61 +114,59 @@ class CommitmentViewSet(ScopedViewSet):
 MOVE_RESPONSES = {
     200: serializers.EOISerializer,
     400: OpenApiResponse(
-        description="The move is not allowed from the EOI's status (error on `status`), or a submitted EOI is "
-        "incomplete (errors by field)."
+        description="The step does not leave the EOI's status (error on `status`, naming it), a submitted EOI is "
+        "incomplete (errors by field), or the step needs a note (error on `note`)."
     ),
-    403: OpenApiResponse(description="Only HKSTP staff make this move, or you may see this EOI but not change it."),
+    403: OpenApiResponse(
+        description="The step belongs to the other side (HKSTP staff review; the EOI's own organisation submits and "
+        "withdraws), or you may see this EOI but not change it."
+    ),
     404: OpenApiResponse(description="No such EOI within your scope."),
+}
+WHO = {
+    workflow.Side.STAFF: "HKSTP staff only.",
+    workflow.Side.PARTNER: "The EOI's own organisation only.",
 }
 
 
-def eoi_move(
-    name: str,
-    to_status: str,
-    summary: str,
-    *,
-    staff_only: bool,
-    only_from: str | None = None,
-    url_path: str | None = None,
-):
-    """A workflow action `name` moving an EOI to `to_status` through `partners.services.eoi_transition`.
+def eoi_move(move: workflow.Transition):
+    """The API action of one workflow step: `POST /eois/{id}/<step>/` through `partners.services.eoi_transition`."""
 
-    `only_from` narrows the action to one starting status where the workflow reaches `to_status` from several
-    (under review: "start review" from submitted, "resume" from on hold), so each action means one thing.
-    """
-    who = "HKSTP staff only." if staff_only else "The EOI's own organisation (or HKSTP staff)."
-
-    def move(self, request, pk=None):
+    def take_step(self, request, pk=None):
         eoi = self.get_object()
         serializer = serializers.EOIMoveSerializer(data=request.data)
         serializer.is_valid(raise_exception=True)
-        if only_from is not None and eoi.status != only_from:
-            raise ValidationError(
-                {
-                    "status": _("Only an EOI that is %(expected)s can take this step; this one is %(current)s.")
-                    % {"expected": Status(only_from).label, "current": eoi.get_status_display()}
-                }
-            )
         note = serializer.validated_data["note"]
-        services.eoi_transition(eoi=eoi, to_status=to_status, actor=request.user, note=note)
+        services.eoi_transition(eoi=eoi, actor=request.user, transition=move.name, note=note)
         return Response(self.get_serializer(self._reread(eoi)).data)
 
-    move.__name__ = name
-    move.__doc__ = summary
-    move = action(detail=True, methods=["post"], url_path=url_path)(move)
+    take_step.__name__ = move.name
+    take_step.__doc__ = move.summary
+    sources = ", ".join(sorted(move.sources))
+    note = "Takes a note, which is required for this step" if move.note_required else "Takes an optional note"
+    action_ = action(detail=True, methods=["post"], url_path=move.url_path)(take_step)
     # After `action`, which would otherwise replace the schema that `extend_schema` attaches.
     return extend_schema(
-        summary=summary,
-        description=f"{who} Takes an optional note, which the partner sees on the EOI's timeline.",
+        summary=move.summary,
+        description=f"{WHO[move.side]} From: {sources}; to: {move.target}. {note}; the partner sees it on the "
+        "EOI's timeline.",
         request=serializers.EOIMoveSerializer,
         responses=MOVE_RESPONSES,
-    )(move)
+    )(action_)
+
+
+def with_workflow_actions(viewset):
+    """Add one action per step of the EOI workflow table (`partners.workflow.WORKFLOW`) to `viewset`."""
+    for move in workflow.WORKFLOW:
+        setattr(viewset, move.name, eoi_move(move))
+    return viewset
 
 
 def commitments_with_figures():
     return Commitment.objects.select_related("organisation", "parcel", "facility", "stage").with_weighted()
 
 
+@with_workflow_actions
 class EOIViewSet(ScopedViewSet):
     """Expressions of interest. Partners work on their own organisation's drafts and submit or withdraw them;
     staff review them along the workflow and turn accepted ones into commitments."""
@@ -220,7 +176,8 @@ class EOIViewSet(ScopedViewSet):
     filterset_class = filtersets.EOIFilterSet
     ordering_fields = ["submitted_at", "created", "gfa_m2", "status"]
     write_roles = (STAFF, PARTNER)
-    staff_actions = ("start_review", "shortlist", "accept", "decline", "hold", "resume", "commitment")
+    # The other side's steps answer 403 (the service refuses them too); turning an EOI into a commitment is staff's.
+    staff_actions = (*workflow.names(workflow.Side.STAFF), "commitment")
     create_service = services.eoi_create
     update_service = services.eoi_update
     delete_service = services.eoi_delete
@@ -239,24 +196,6 @@ class EOIViewSet(ScopedViewSet):
                 raise DjangoPermissionDenied(_("Your account does not belong to an organisation."))
             serializer.validated_data["organisation"] = Organisation.objects.get(pk=organisation_id)
         super().perform_create(serializer)
-
-    submit = eoi_move("submit", Status.SUBMITTED, "Submit a draft EOI", staff_only=False)
-    withdraw = eoi_move("withdraw", Status.WITHDRAWN, "Withdraw an EOI before it is decided", staff_only=False)
-    start_review = eoi_move(
-        "start_review",
-        Status.UNDER_REVIEW,
-        "Start reviewing a submitted EOI",
-        staff_only=True,
-        only_from=Status.SUBMITTED,
-        url_path="start-review",
-    )
-    shortlist = eoi_move("shortlist", Status.SHORTLISTED, "Shortlist an EOI", staff_only=True)
-    accept = eoi_move("accept", Status.ACCEPTED, "Accept an EOI", staff_only=True)
-    decline = eoi_move("decline", Status.DECLINED, "Decline an EOI", staff_only=True)
-    hold = eoi_move("hold", Status.ON_HOLD, "Put an EOI on hold", staff_only=True)
-    resume = eoi_move(
-        "resume", Status.UNDER_REVIEW, "Resume the review of an EOI on hold", staff_only=True, only_from=Status.ON_HOLD
-    )
 
     @extend_schema(
         summary="Turn an accepted EOI into a commitment",
