@@ -3,25 +3,29 @@ also when two requests race: the facility's row is locked while the sum is check
 """
 
 from decimal import Decimal
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited, update_record
+from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
 from partners.models import Organisation
 from planning.models import Facility
 from planning.services import fmt_m2, readiness_mark_stale
 
 from .models import SpaceAllocation, Tenant
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import User
+
+TENANT_FIELDS = {"notes"}
 ALLOCATION_FIELDS = {"tenant", "facility", "gfa_m2", "status", "start", "end"}
 
 
 @transaction.atomic
-def tenant_for_organisation(*, organisation: Organisation, actor) -> Tenant:
+def tenant_for_organisation(*, organisation: Organisation, actor: "User | None") -> Tenant:
     """The organisation's tenant record, created on first use."""
     tenant = Tenant.objects.filter(organisation=organisation).first()
     if tenant is None:
@@ -32,11 +36,16 @@ def tenant_for_organisation(*, organisation: Organisation, actor) -> Tenant:
 
 
 @transaction.atomic
-def tenant_update(*, tenant: Tenant, actor, expected_version: int | None = None, **changes: Any) -> Tenant:
+def tenant_update(
+    *, tenant: Tenant, actor: "User | None", expected_version: int | None = None, **changes: Any
+) -> Tenant:
     """Change a tenant's notes (its organisation is fixed)."""
-    tenant, _changed = update_record(
-        tenant, actor=actor, changes=changes, editable={"notes"}, expected_version=expected_version
-    )
+    tenant = lock_for_update(tenant, expected_version=expected_version)
+    changed = apply_changes(tenant, changes, editable=TENANT_FIELDS)
+    if not changed:
+        return tenant
+    tenant.full_clean()
+    save_audited(tenant, actor=actor, update_fields=changed)
     return tenant
 
 
@@ -75,7 +84,7 @@ def _lock_facilities(*facility_ids: int) -> dict[int, Facility]:
 
 
 @transaction.atomic
-def allocation_create(*, actor, **fields: Any) -> SpaceAllocation:
+def allocation_create(*, actor: "User | None", **fields: Any) -> SpaceAllocation:
     allocation = SpaceAllocation()
     apply_changes(allocation, fields, editable=ALLOCATION_FIELDS)
     if allocation.facility_id:
@@ -89,7 +98,7 @@ def allocation_create(*, actor, **fields: Any) -> SpaceAllocation:
 
 @transaction.atomic
 def allocation_update(
-    *, allocation: SpaceAllocation, actor, expected_version: int | None = None, **changes: Any
+    *, allocation: SpaceAllocation, actor: "User | None", expected_version: int | None = None, **changes: Any
 ) -> SpaceAllocation:
     new_facility = changes.get("facility")
     facilities = _lock_facilities(allocation.facility_id, *([new_facility.pk] if new_facility else []))
@@ -109,7 +118,7 @@ def allocation_update(
 
 
 @transaction.atomic
-def allocation_delete(*, allocation: SpaceAllocation, actor) -> None:
+def allocation_delete(*, allocation: SpaceAllocation, actor: "User | None") -> None:
     allocation = lock_for_update(allocation)
     delete_audited(allocation, actor=actor)
     readiness_mark_stale(phase_ids=[allocation.facility.parcel.phase_id])

@@ -1,15 +1,18 @@
-"""Fixtures shared by the whole suite: users per role, API clients, the demo campus."""
+"""Fixtures shared by the whole suite: users per role, API clients, two organisations and a partner, the demo campus
+(per test, or once per module for modules that only read it)."""
 
 import io
 
 import pytest
 from django.core.cache import cache
 from django.core.management import call_command
+from django.db import transaction
+from django.test import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
-from tests.factories import CampusFactory, UserFactory
+from tests.factories import CampusFactory, OrganisationFactory, UserFactory, partner_user
 from tests.processes import RedisServer
 
 
@@ -66,18 +69,54 @@ def api(planner):
 
 
 @pytest.fixture
+def org_a(db):
+    return OrganisationFactory(code="org-a", name_en="Alpha Robotics")
+
+
+@pytest.fixture
+def org_b(db):
+    return OrganisationFactory(code="org-b", name_en="Beta Biologics")
+
+
+@pytest.fixture
+def partner_a(org_a):
+    """A portal user of org A (the organisation whose rows it may reach; org B's are hidden from it)."""
+    return partner_user(org_a, username="partner-a")
+
+
+@pytest.fixture
 def campus(db):
     return CampusFactory()
 
 
-@pytest.fixture
-def demo(db, settings):
-    """The demo campus of data/innopole-demo.json, loaded by seed_demo."""
-    settings.DEBUG = True
-    call_command("seed_demo", stdout=io.StringIO())
+def load_demo():
+    """seed_demo (every row through the services); it refuses to run with DEBUG off, as on a real deployment."""
     from planning.models import Campus
 
+    with override_settings(DEBUG=True):
+        call_command("seed_demo", stdout=io.StringIO())
     return Campus.objects.get(code="innopole")
+
+
+@pytest.fixture
+def demo(db, settings):
+    """The demo campus of data/innopole-demo.json, loaded by seed_demo for a test that may change it (with DEBUG
+    on for the test, as some of them call seed_demo again)."""
+    settings.DEBUG = True
+    return load_demo()
+
+
+@pytest.fixture(scope="module")
+def demo_once(django_db_setup, django_db_blocker):
+    """The demo campus loaded once for a module whose tests only read it (like `TestCase.setUpTestData`).
+
+    It is loaded inside an outer transaction that stays open for the module and is rolled back after it; each test
+    of the module (marked `django_db`, not `transaction=True`) runs in a savepoint inside it, so what a test writes
+    is still undone after that test. Loading the demo takes seconds; a module pays it once.
+    """
+    with django_db_blocker.unblock(), transaction.atomic():
+        yield load_demo()
+        transaction.set_rollback(True)
 
 
 @pytest.fixture

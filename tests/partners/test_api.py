@@ -1,15 +1,14 @@
-"""The partners API: organisation scoping (404 outside it), roles, the EOI workflow, conflicts and query counts."""
+"""The partners API: organisation scoping (404 outside it), roles, the EOI workflow, conflicts (query counts:
+tests/test_query_counts.py)."""
 
 import datetime
 from decimal import Decimal
 
 import pytest
 from django.core.files.uploadedfile import SimpleUploadedFile
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from partners import services
-from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, MoU, Organisation
+from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, MoU
 from tests.conftest import api_client_for
 from tests.factories import (
     CommitmentFactory,
@@ -22,11 +21,11 @@ from tests.factories import (
     PhaseFactory,
     partner_user,
 )
+from tests.scoped import MISSING, ScopedResource
 
 pytestmark = pytest.mark.django_db
 
 Status = ExpressionOfInterest.Status
-MISSING = 999_999
 
 LIST_ENDPOINTS = [
     "/api/v1/organisations/",
@@ -55,30 +54,45 @@ def png(name: str = "site-plan.png") -> SimpleUploadedFile:
     return SimpleUploadedFile(name, b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, content_type="image/png")
 
 
-@pytest.fixture
-def org_a(db):
-    return OrganisationFactory(code="org-a", name_en="Alpha Robotics")
+# The scoping rule (own rows 200, another organisation's rows answer like a missing id for every method and action,
+# lists hold only the partner's rows) for each partner-scoped resource: tests/scoped.py. org_a, org_b and partner_a
+# come from tests/conftest.py.
 
 
-@pytest.fixture
-def org_b(db):
-    return OrganisationFactory(code="org-b", name_en="Beta Biologics")
+class TestScopedOrganisations(ScopedResource):
+    endpoint = "organisations"
+
+    def make(self, organisation):
+        return organisation
 
 
-@pytest.fixture
-def partner_a(org_a):
-    return partner_user(org_a, username="partner-a")
+class TestScopedMoUs(ScopedResource):
+    endpoint = "mous"
+
+    def make(self, organisation):
+        return MoUFactory(organisation=organisation)
+
+
+class TestScopedEOIs(ScopedResource):
+    endpoint = "eois"
+
+    def make(self, organisation):
+        return EOIFactory(organisation=organisation, preferred_phase=ParcelFactory().phase)
+
+
+class TestScopedCommitments(ScopedResource):
+    endpoint = "commitments"
+
+    def make(self, organisation):
+        return CommitmentFactory(organisation=organisation, parcel=ParcelFactory())
+
+
+SCOPED = (TestScopedOrganisations, TestScopedMoUs, TestScopedEOIs, TestScopedCommitments)
 
 
 def holdings(organisation) -> dict:
     """One of each partner object of `organisation`, by endpoint."""
-    parcel = ParcelFactory()
-    return {
-        "organisations": organisation,
-        "mous": MoUFactory(organisation=organisation),
-        "eois": EOIFactory(organisation=organisation, preferred_phase=parcel.phase),
-        "commitments": CommitmentFactory(organisation=organisation, parcel=parcel),
-    }
+    return {resource.endpoint: resource().make(organisation) for resource in SCOPED}
 
 
 @pytest.fixture
@@ -97,33 +111,7 @@ def ids(response) -> set[int]:
 
 
 class TestScoping:
-    """A partner user reaches only its own organisation's rows; anything else is answered like a missing id."""
-
-    @pytest.mark.parametrize("endpoint", ["organisations", "mous", "eois", "commitments"])
-    def test_other_organisations_rows_are_missing_for_every_method(self, partner_a, of_a, of_b, endpoint):
-        client = api_client_for(partner_a)
-        hidden = f"/api/v1/{endpoint}/{of_b[endpoint].pk}/"
-        missing = f"/api/v1/{endpoint}/{MISSING}/"
-
-        for method in ("get", "patch", "put", "delete"):
-            answer = getattr(client, method)(hidden, {"title": "mine"}, format="json")
-            absent = getattr(client, method)(missing, {"title": "mine"}, format="json")
-            assert answer.status_code == absent.status_code, (method, answer.content)
-            assert answer.json() == absent.json()
-            # Organisations are never deleted through the API: 405 for any id, so nothing is told either.
-            assert answer.status_code == (405 if (endpoint, method) == ("organisations", "delete") else 404)
-
-    def test_lists_hold_only_the_partners_own_rows(self, partner_a, of_a, of_b):
-        client = api_client_for(partner_a)
-        for endpoint, own in of_a.items():
-            assert ids(client.get(f"/api/v1/{endpoint}/")) == {own.pk}, endpoint
-
-    @pytest.mark.parametrize("move", ALL_MOVES)
-    def test_workflow_moves_on_another_organisations_eoi_are_404(self, partner_a, of_b, move):
-        eoi = of_b["eois"]
-        response = api_client_for(partner_a).post(f"/api/v1/eois/{eoi.pk}/{move}/", {}, format="json")
-        assert response.status_code == 404
-        assert ExpressionOfInterest.objects.get(pk=eoi.pk).status == Status.DRAFT
+    """What the scoping rule means beyond one resource (tests/scoped.py has the rule per resource)."""
 
     def test_filtering_by_another_organisation_tells_nothing(self, partner_a, of_a, of_b, org_b):
         client = api_client_for(partner_a)
@@ -315,7 +303,7 @@ class TestPartnerEOIs:
         eoi = EOIFactory(organisation=org_a, status=Status.SUBMITTED)
         services.attachment_add(eoi=eoi, actor=partner_a, upload=png())
         services.review_note_add(eoi=eoi, actor=staff_user, text="Internal: check their financials")
-        services.eoi_transition(eoi=eoi, to_status=Status.UNDER_REVIEW, actor=staff_user, note="We are on it.")
+        services.eoi_transition(eoi=eoi, actor=staff_user, transition="start_review", note="We are on it.")
 
         response = api_client_for(partner_a).get(f"/api/v1/eois/{eoi.pk}/")
 
@@ -390,6 +378,28 @@ class TestWorkflow:
         assert response.status_code == 400
         assert "status" in response.json()
         assert ExpressionOfInterest.objects.get(pk=eoi.pk).status == status
+
+    @pytest.mark.parametrize("move", PARTNER_MOVES)
+    def test_staff_cannot_take_the_partner_s_steps(self, staff_user, org_a, move):
+        allowed_from, _to, _refused = PARTNER_MOVES[move]
+        eoi = eoi_at(allowed_from, org_a)
+        response = api_client_for(staff_user).post(f"/api/v1/eois/{eoi.pk}/{move}/")
+        assert response.status_code == 403
+        assert ExpressionOfInterest.objects.get(pk=eoi.pk).status == allowed_from
+
+    @pytest.mark.parametrize("move", [*STAFF_MOVES, *PARTNER_MOVES])
+    def test_another_organisation_s_eoi_answers_404_for_every_step(self, partner_a, org_b, move):
+        allowed_from = {**STAFF_MOVES, **PARTNER_MOVES}[move][0]
+        eoi = eoi_at(allowed_from, org_b)
+        response = api_client_for(partner_a).post(f"/api/v1/eois/{eoi.pk}/{move}/")
+        assert response.status_code == 404
+        assert ExpressionOfInterest.objects.get(pk=eoi.pk).status == allowed_from
+
+    def test_a_refused_step_names_the_current_status(self, staff_user, org_a):
+        eoi = eoi_at(Status.UNDER_REVIEW, org_a)
+        response = api_client_for(staff_user).post(f"/api/v1/eois/{eoi.pk}/accept/")
+        assert response.status_code == 400
+        assert "An EOI that is Under review cannot take the step “Accept”" in response.json()["status"][0]
 
     def test_submitting_twice_is_a_400_on_status(self, partner_a, org_a):
         eoi = eoi_at(Status.SUBMITTED, org_a)
@@ -467,51 +477,6 @@ class TestFilters:
         assert ids(client.get(f"/api/v1/mous/?organisation={org_a.pk}")) == {signed.pk}
         assert ids(client.get("/api/v1/organisations/?kind=investor")) == {org_b.pk}
         assert ids(client.get("/api/v1/organisations/?sector=ai_robotics")) == {org_a.pk}
-
-
-def populate(count: int) -> Organisation:
-    """`count` of each partner object across organisations, EOIs with transitions and a file; returns one org."""
-    organisation = None
-    for _ in range(count):
-        organisation = OrganisationFactory()
-        MoUFactory(organisation=organisation)
-        eoi = EOIFactory(organisation=organisation, status=Status.SUBMITTED)
-        services.attachment_add(eoi=eoi, actor=None, upload=png())
-        CommitmentFactory(organisation=organisation)
-    return organisation
-
-
-def queries_for(client, url: str) -> int:
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200, response.content
-    return len(captured)
-
-
-class TestQueryCounts:
-    @pytest.mark.parametrize("url", LIST_ENDPOINTS)
-    @pytest.mark.parametrize("role", ["staff", "partner"])
-    def test_list_queries_do_not_grow_with_the_data(self, staff_user, url, role):
-        populate(2)
-        organisation = OrganisationFactory()
-        user = staff_user if role == "staff" else partner_user(organisation)
-        for _ in range(2):
-            EOIFactory(organisation=organisation, status=Status.SUBMITTED)
-            MoUFactory(organisation=organisation)
-            CommitmentFactory(organisation=organisation)
-        client = api_client_for(user)
-        small = queries_for(client, url)
-        populate(4)
-        for _ in range(4):
-            EOIFactory(organisation=organisation, status=Status.SUBMITTED)
-            MoUFactory(organisation=organisation)
-            CommitmentFactory(organisation=organisation)
-        large = queries_for(api_client_for(user), url)
-
-        assert large == small
-        # token + user, roles, count, rows; partners: + membership; EOIs: + transitions, attachments
-        bound = 4 + (role == "partner") + (2 if url == "/api/v1/eois/" else 0)
-        assert small <= bound, f"{url}: {small} queries"
 
 
 # --- figures summed over every organisation ---------------------------------------------------------------------

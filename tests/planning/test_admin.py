@@ -1,11 +1,10 @@
-"""The staff admin of planning data: lists with constant queries, saves through the services, history."""
+"""The staff admin of planning data: saves through the services, history (changelist query counts:
+tests/test_query_counts.py)."""
 
 import json
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from planning import services
 from planning.models import Facility, Parcel
@@ -20,41 +19,10 @@ from tests.factories import (
     MilestoneFactory,
     ParcelFactory,
     PhaseFactory,
-    UtilityCapacityFactory,
     grid_square,
 )
 
 pytestmark = pytest.mark.django_db
-
-CHANGELISTS = [
-    "/admin/planning/campus/",
-    "/admin/planning/phase/",
-    "/admin/planning/parcel/",
-    "/admin/planning/facilitytype/",
-    "/admin/planning/facility/",
-    "/admin/planning/utilitycapacity/",
-    "/admin/planning/milestone/",
-]
-
-
-def make_rows(count: int) -> None:
-    phase = PhaseFactory(number=1)
-    for index in range(count):
-        parcel = ParcelFactory(phase=phase, geometry=grid_square(index))
-        FacilityFactory(parcel=parcel)
-        UtilityCapacityFactory(phase=phase)
-        MilestoneFactory(phase=phase)
-
-
-@pytest.mark.parametrize("url", CHANGELISTS)
-def test_changelists_load_with_queries_that_do_not_grow(admin_client, url):
-    make_rows(1)
-    with CaptureQueriesContext(connection) as few:
-        assert admin_client.get(url).status_code == 200
-    make_rows(4)
-    with CaptureQueriesContext(connection) as many:
-        assert admin_client.get(url).status_code == 200
-    assert len(many) == len(few), [q["sql"] for q in many.captured_queries]
 
 
 def test_parcel_list_shows_the_columns_that_matter(admin_client):

@@ -1,8 +1,10 @@
 """`manage.py bench` at a tiny scale: it runs in its own scratch database, drops it, and reports what it promises.
 
 The command creates and drops a database on the test server, so it runs once, from a module fixture, outside any
-test's wrapping transaction; the tests then read its JSON. No timing is asserted: times depend on the machine, and
-the benchmark reports ratios for people to read.
+test's wrapping transaction; the tests then read its JSON. The whole module is marked `django_db`: pytest-django
+runs database tests before the others, so a module of both kinds is split in two and its module fixture (the
+bench run, the slowest setup of the suite) would be built twice. No timing is asserted: times depend on the
+machine, and the benchmark reports ratios for people to read.
 """
 
 import contextlib
@@ -18,6 +20,8 @@ from planning import bench
 from planning.bench import ENGINE_ROUNDING, SUM_KEYS
 from planning.models import Campus, Phase
 from tests.factories import CampusFactory
+
+pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture(scope="module")
@@ -104,7 +108,6 @@ def test_queries_per_recompute_are_the_same_at_every_size(results):
     assert data["queries_per_recompute_constant"] is True
 
 
-@pytest.mark.django_db
 def test_leaves_no_trace(results):
     data, _printed = results
     with connection.cursor() as cursor:
@@ -124,7 +127,6 @@ def test_refuses_a_database_other_than_postgresql(monkeypatch):
         call_command("bench", stdout=io.StringIO())
 
 
-@pytest.mark.django_db
 def test_refuses_a_database_that_holds_a_campus(monkeypatch):
     """Should the scratch database come with data (a polluted template), nothing is generated into it."""
 

@@ -1,53 +1,51 @@
-"""The tenants API and the roll-ups: scoping (404 outside it), roles, the GFA rule, conflicts, figures, query counts."""
+"""The tenants API and the roll-ups: scoping (404 outside it), roles, the GFA rule, conflicts, figures (query
+counts: tests/test_query_counts.py)."""
 
 from decimal import Decimal
 
 import pytest
-from django.db import connection
-from django.test.utils import CaptureQueriesContext
 
 from partners.models import CommitmentStage
-from planning.models import Facility, Parcel, Phase
 from tenants.models import SpaceAllocation, Tenant
+from tenants.services import tenant_for_organisation
 from tests.conftest import api_client_for
 from tests.factories import (
     AllocationFactory,
     CommitmentFactory,
-    EOIFactory,
     FacilityFactory,
     FacilityTypeFactory,
-    OrganisationFactory,
     ParcelFactory,
     PhaseFactory,
     TenantFactory,
-    partner_user,
 )
+from tests.scoped import MISSING, ScopedResource
 
 pytestmark = pytest.mark.django_db
 
-MISSING = 999_999
-LIST_ENDPOINTS = ["/api/v1/tenants/", "/api/v1/allocations/"]
 ROLLUPS = ["/api/v1/rollups/phases/", "/api/v1/rollups/parcels/", "/api/v1/rollups/facilities/"]
 
 
-@pytest.fixture
-def org_a(db):
-    return OrganisationFactory(code="org-a", name_en="Alpha Robotics")
+# The scoping rule for tenants and allocations: tests/scoped.py (org_a, org_b, partner_a: tests/conftest.py).
 
 
-@pytest.fixture
-def org_b(db):
-    return OrganisationFactory(code="org-b", name_en="Beta Biologics")
+class TestScopedTenants(ScopedResource):
+    endpoint = "tenants"
+    body = {"notes": "mine"}
+
+    def make(self, organisation):
+        return tenant_for_organisation(organisation=organisation, actor=None)
 
 
-@pytest.fixture
-def partner_a(org_a):
-    return partner_user(org_a, username="partner-a")
+class TestScopedAllocations(ScopedResource):
+    endpoint = "allocations"
+    body = {"gfa_m2": 1}
+
+    def make(self, organisation):
+        return AllocationFactory(tenant=tenant_for_organisation(organisation=organisation, actor=None))
 
 
 def holdings(organisation) -> dict:
-    tenant = TenantFactory(organisation=organisation)
-    return {"tenants": tenant, "allocations": AllocationFactory(tenant=tenant)}
+    return {resource.endpoint: resource().make(organisation) for resource in (TestScopedTenants, TestScopedAllocations)}
 
 
 @pytest.fixture
@@ -66,23 +64,7 @@ def ids(response) -> set[int]:
 
 
 class TestScoping:
-    @pytest.mark.parametrize("endpoint", ["tenants", "allocations"])
-    def test_other_organisations_rows_are_missing_for_every_method(self, partner_a, of_a, of_b, endpoint):
-        client = api_client_for(partner_a)
-        hidden = f"/api/v1/{endpoint}/{of_b[endpoint].pk}/"
-        missing = f"/api/v1/{endpoint}/{MISSING}/"
-
-        for method in ("get", "patch", "put", "delete"):
-            answer = getattr(client, method)(hidden, {"gfa_m2": 1}, format="json")
-            absent = getattr(client, method)(missing, {"gfa_m2": 1}, format="json")
-            assert (answer.status_code, answer.json()) == (absent.status_code, absent.json()), method
-            # Tenants are only created through the API (there is no service to change or remove one): 405 for any id.
-            assert answer.status_code == (405 if endpoint == "tenants" and method != "get" else 404), method
-
-    def test_lists_hold_only_the_partners_own_rows(self, partner_a, of_a, of_b):
-        client = api_client_for(partner_a)
-        for endpoint, own in of_a.items():
-            assert ids(client.get(f"/api/v1/{endpoint}/")) == {own.pk}, endpoint
+    """What the scoping rule means beyond one resource (tests/scoped.py has the rule per resource)."""
 
     def test_filtering_by_another_tenant_tells_nothing(self, partner_a, of_a, of_b):
         client = api_client_for(partner_a)
@@ -273,51 +255,3 @@ class TestRollups:
         ParcelFactory()
         for url in ROLLUPS:
             assert api_client_for(users[role]).get(url).status_code == 200, url
-
-
-def populate(count: int) -> None:
-    """`count` phases, each with a parcel, a facility, a commitment, a live EOI and an allocation."""
-    for _ in range(count):
-        facility = FacilityFactory()
-        parcel = facility.parcel
-        CommitmentFactory(parcel=parcel, facility=facility)
-        EOIFactory(preferred_phase=parcel.phase, preferred_parcel=parcel, status="submitted")
-        AllocationFactory(facility=facility, status="signed")
-
-
-def queries_for(client, url: str) -> int:
-    with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
-    assert response.status_code == 200, response.content
-    return len(captured)
-
-
-class TestQueryCounts:
-    @pytest.mark.parametrize("url", LIST_ENDPOINTS + ROLLUPS)
-    def test_list_queries_do_not_grow_with_the_data(self, staff_user, url):
-        populate(2)
-        small = queries_for(api_client_for(staff_user), url)
-        populate(4)
-        large = queries_for(api_client_for(staff_user), url)
-
-        assert (Phase.objects.count(), Parcel.objects.count(), Facility.objects.count()) == (6, 6, 6)
-        assert large == small
-        # token + user, roles, count, rows; a roll-up then reads its page's figures with one grouped query per
-        # table (tenants.selectors.attach_rollups): facilities, commitments, allocations, EOIs.
-        grouped = {"phases": 4, "parcels": 4, "facilities": 3}
-        extra = next((n for name, n in grouped.items() if url == f"/api/v1/rollups/{name}/"), 0)
-        assert small <= 4 + extra, f"{url}: {small} queries"
-
-    @pytest.mark.parametrize("url", LIST_ENDPOINTS)
-    def test_partner_lists_cost_one_more_query_for_the_membership(self, url):
-        organisation = OrganisationFactory()
-        user = partner_user(organisation)
-        tenant = TenantFactory(organisation=organisation)
-        for _ in range(2):
-            AllocationFactory(tenant=tenant)
-        small = queries_for(api_client_for(user), url)
-        for _ in range(4):
-            AllocationFactory(tenant=tenant)
-        large = queries_for(api_client_for(user), url)
-
-        assert large == small <= 5

@@ -7,6 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
+from innopole.services import ConflictError
 from tenants import services
 from tenants.models import SpaceAllocation
 from tests.factories import AllocationFactory, FacilityFactory, TenantFactory
@@ -116,3 +117,18 @@ def test_tenant_notes_change_and_are_recorded():
     assert tenant.notes == "Moves in with 40 staff." and tenant.version == 2
     with pytest.raises(ValidationError):
         services.tenant_update(tenant=tenant, actor=None, organisation=None)
+
+
+@pytest.mark.django_db
+def test_tenant_update_records_its_actor_refuses_a_stale_version_and_writes_nothing_unchanged(staff_user):
+    tenant = TenantFactory()
+    tenant = services.tenant_update(tenant=tenant, actor=staff_user, notes="Fit-out in May.", expected_version=1)
+    assert tenant.version == 2
+    assert tenant.history.first().history_user == staff_user
+
+    with pytest.raises(ConflictError):
+        services.tenant_update(tenant=tenant, actor=staff_user, notes="Fit-out in June.", expected_version=1)
+    unchanged = services.tenant_update(tenant=tenant, actor=staff_user, notes="Fit-out in May.")
+
+    assert unchanged.version == 2 and unchanged.notes == "Fit-out in May."
+    assert tenant.history.count() == 2
