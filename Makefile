@@ -38,6 +38,7 @@ e2e: $(DEV_STAMP)
 lint: $(DEV_STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
+	$(VENV)/bin/lint-imports
 	$(PY) manage.py makemigrations --check --dry-run
 	$(PY) manage.py check
 	DJANGO_SETTINGS_MODULE=innopole.settings.production DJANGO_SECRET_KEY=lint-only-$$(date +%s)-not-a-real-secret-key-xxxxxxxxxxxxxxxx \

@@ -15,9 +15,10 @@ from rest_framework.response import Response
 from rest_framework.throttling import ScopedRateThrottle
 from rest_framework.views import APIView
 
-from .accounts import client_address, username_clean
-from .authentication import token_expired
-from .parsers import JSONOnlyParser
+from core.accounts import client_address, username_clean
+from core.authentication import token_expired
+from core.parsers import JSONOnlyParser
+
 from .views import locked_out
 
 

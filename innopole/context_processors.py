@@ -3,7 +3,7 @@
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 
-from .roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
+from core.roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
 
 NAVIGATION = (
     (_("Plan"), "planning:plan", (PLANNER, STAFF)),

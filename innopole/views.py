@@ -18,9 +18,10 @@ from django.utils.translation import ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from .accounts import client_address, username_key
+from core.accounts import client_address, username_key
+from core.roles import HOME_BY_ROLE, has_role
+
 from .celery import app as celery_app
-from .roles import HOME_BY_ROLE, has_role
 
 
 def lockout_message(request=None) -> str:

@@ -19,10 +19,10 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext, pgettext, pgettext_lazy
 from simple_history.admin import SimpleHistoryAdmin
 
-from innopole.admin import ServiceAdmin
-from innopole.admin import add_service_errors as add_form_errors
-from innopole.admin_filters import AutocompleteFilter
-from innopole.roles import STAFF, has_role
+from core.admin import ServiceAdmin
+from core.admin import add_service_errors as add_form_errors
+from core.admin_filters import AutocompleteFilter
+from core.roles import STAFF, has_role
 
 from . import services, workflow
 from .forms import InvitationForm
@@ -470,7 +470,7 @@ class ExpressionOfInterestAdmin(ServiceAdmin):
     # and datetimes would not wrap: the admin marks them nowrap). Jobs and investment are on the change page.
     list_display = ["reference", "organisation_name", "wanted", "gfa_m2", "status", "submitted"]
     list_display_links = ["reference"]
-    # The organisation is searched, not listed (10,000 of them at HKSTP scale; innopole.admin_filters).
+    # The organisation is searched, not listed (10,000 of them at HKSTP scale; core.admin_filters).
     list_filter = [QueueFilter, ("organisation", AutocompleteFilter), "facility_type", "preferred_phase"]
     show_full_result_count = False  # a second count of the whole table on every filtered page
     list_select_related = ["organisation", "facility_type", "preferred_phase", "preferred_parcel"]

@@ -13,8 +13,8 @@ from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from innopole.models import TimeStampedModel, VersionedModel
-from planning.models import BilingualNameMixin, Facility, FacilityType, Parcel, Phase
+from core.models import BilingualNameMixin, TimeStampedModel, VersionedModel
+from planning.models import Facility, FacilityType, Parcel, Phase
 
 from . import workflow
 from .querysets import (
@@ -159,7 +159,7 @@ class MoU(VersionedModel):
 
     objects = MoUQuerySet.as_manager()
 
-    # Signed on that day: not after today (innopole.models).
+    # Signed on that day: not after today (core.models).
     past_date_fields = ("signed_date",)
 
     class Meta:

@@ -9,7 +9,7 @@ from django.db import models
 from django.db.models import DecimalField, ExpressionWrapper, F
 from django.utils import timezone
 
-from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
+from core.roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
 
 WEIGHTED = DecimalField(max_digits=16, decimal_places=4)
 

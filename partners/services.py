@@ -27,9 +27,9 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from innopole.accounts import username_check_available, username_clean
-from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
-from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
+from core.accounts import username_check_available, username_clean
+from core.roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
+from core.services import apply_changes, delete_audited, lock_for_update, save_audited
 from planning.services import readiness_mark_stale
 
 from . import workflow

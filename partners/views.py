@@ -20,8 +20,8 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
-from innopole.roles import PARTNER, STAFF, has_role, role_required
-from innopole.services import ConflictError
+from core.roles import PARTNER, STAFF, has_role, role_required
+from core.services import ConflictError
 from planning.models import Phase
 
 from . import services, workflow

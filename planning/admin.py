@@ -9,8 +9,9 @@ from django.utils.formats import number_format
 from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
-from innopole.admin import ServiceAdmin
-from innopole.templatetags.units import grouped, m2, percent, with_unit
+from core.admin import ServiceAdmin
+from core.templatetags.units import grouped, m2, percent, with_unit
+from core.units import m2_to_ha
 
 from . import readiness as readiness_engine
 from . import selectors, services
@@ -27,7 +28,6 @@ from .models import (
     ReadinessSweep,
     UtilityCapacity,
 )
-from .units import m2_to_ha
 
 
 @admin.register(Campus)

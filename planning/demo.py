@@ -14,7 +14,7 @@ from decimal import Decimal
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import Group
 
-from innopole.roles import EXECUTIVE, PLANNER, STAFF
+from core.roles import EXECUTIVE, PLANNER, STAFF
 
 from . import services
 from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity

@@ -13,7 +13,8 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from innopole.models import VersionedModel
+from core.models import BilingualNameMixin, VersionedModel
+from core.units import m2_to_ha
 
 from .querysets import (
     CampusQuerySet,
@@ -24,7 +25,6 @@ from .querysets import (
     PhaseQuerySet,
     UtilityCapacityQuerySet,
 )
-from .units import m2_to_ha
 
 # A surveyed area that differs from the geometry's by more than this share is flagged for a planner to check.
 AREA_MISMATCH_TOLERANCE = Decimal("0.01")
@@ -34,24 +34,6 @@ PERCENT = {"max_digits": 5, "decimal_places": 2}
 AREA = {"max_digits": 12, "decimal_places": 2}
 HEIGHT = {"max_digits": 6, "decimal_places": 1}
 ASSUMPTION = {"max_digits": 10, "decimal_places": 4}
-
-
-class BilingualNameMixin(models.Model):
-    """Names stored in English and Traditional Chinese; `name` picks the one for the active language."""
-
-    name_en = models.CharField(_("name (English)"), max_length=200)
-    name_zh = models.CharField(_("name (Chinese)"), max_length=200, blank=True)
-
-    class Meta:
-        abstract = True
-
-    @property
-    def name(self) -> str:
-        from django.utils.translation import get_language
-
-        if (get_language() or "").lower().startswith("zh") and self.name_zh:
-            return self.name_zh
-        return self.name_en
 
 
 class Campus(BilingualNameMixin, VersionedModel):
@@ -476,7 +458,7 @@ class Milestone(VersionedModel):
 
     objects = MilestoneQuerySet.as_manager()
 
-    # Done on that day: not after today (innopole.models).
+    # Done on that day: not after today (core.models).
     past_date_fields = ("actual_date",)
 
     class Meta:

@@ -7,7 +7,7 @@ from django.db.models import BooleanField, DecimalField, ExpressionWrapper, Oute
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
-from innopole.roles import can_edit_plan
+from core.roles import can_edit_plan
 
 AREA_OUTPUT = DecimalField(max_digits=14, decimal_places=2)
 ZERO = Value(0, output_field=AREA_OUTPUT)

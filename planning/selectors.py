@@ -7,8 +7,9 @@ from decimal import Decimal
 from django.db.models import OuterRef, Subquery, Sum
 from django.utils.translation import gettext as _
 
+from core.units import fmt_m2, ha_to_m2
+
 from .models import Campus, Facility, Parcel, Phase, ReadinessSnapshot
-from .units import fmt_m2, ha_to_m2
 
 # A phase's parcels may differ from its target area by this share before planners are warned.
 PHASE_TARGET_TOLERANCE = Decimal("0.05")

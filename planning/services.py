@@ -7,12 +7,12 @@ row). Rules that look at several rows (overlaps, totals, GFA caps) run while the
 a phase, parcel, facility, facility type or utility capacity is changed or deleted, the rules other apps hold on it
 (`planning.guards`: allocations, commitments, EOIs) are asked under the same lock.
 
-Every service writes its steps out, in this order, with the helpers of `innopole.services`: lock
+Every service writes its steps out, in this order, with the helpers of `core.services`: lock
 (`lock_for_update`, parents first), `apply_changes`, `full_clean`, the domain checks and the guards,
 `save_audited`/`delete_audited`, then `readiness_mark_stale` for the phases whose readiness inputs changed.
 
 A refusal is a `django.core.exceptions.ValidationError` keyed by field, whose message names the rule and the
-numbers; an edit based on a stale version raises `innopole.services.ConflictError`.
+numbers; an edit based on a stale version raises `core.services.ConflictError`.
 """
 
 import contextlib
@@ -30,7 +30,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
-from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
+from core.services import apply_changes, delete_audited, lock_for_update, save_audited
+from core.units import fmt_m2, fmt_ratio, ha_to_m2
 
 from . import geometry, guards
 from .models import (
@@ -46,14 +47,13 @@ from .models import (
     ReadinessSweep,
     UtilityCapacity,
 )
-from .units import fmt_m2, fmt_ratio, ha_to_m2
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser
 
     User = AbstractBaseUser
 
-# (`fmt_m2` lives in `planning.units`; partners and tenants still import it from here until the shared core.)
+# (`fmt_m2` lives in `core.units`; partners and tenants still import it from here until the shared core.)
 
 # The campus's parcels may exceed its land target by this share at most (survey tolerance).
 CAMPUS_TOTAL_TOLERANCE = Decimal("0.01")

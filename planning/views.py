@@ -3,7 +3,7 @@
 from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from innopole.roles import EXECUTIVE, PLANNER, STAFF, role_required
+from core.roles import EXECUTIVE, PLANNER, STAFF, role_required
 
 from . import selectors
 from .models import Campus, Phase

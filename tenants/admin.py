@@ -10,8 +10,8 @@ from django.contrib import admin
 from django.db.models import Count, Q, Sum
 from django.utils.translation import gettext_lazy as _
 
-from innopole.admin import ServiceAdmin
-from innopole.admin_filters import AutocompleteFilter
+from core.admin import ServiceAdmin
+from core.admin_filters import AutocompleteFilter
 from partners.models import Organisation
 
 from . import services
@@ -95,7 +95,7 @@ class TenantAdmin(ServiceAdmin):
 @admin.register(SpaceAllocation)
 class SpaceAllocationAdmin(ServiceAdmin):
     list_display = ["tenant", "facility", "parcel", "gfa_m2", "status", "start", "end"]
-    # Facilities and tenants are searched, not listed (20,000 and 5,000 at HKSTP scale; innopole.admin_filters).
+    # Facilities and tenants are searched, not listed (20,000 and 5,000 at HKSTP scale; core.admin_filters).
     list_filter = [
         "status",
         "facility__parcel__phase",

@@ -5,7 +5,7 @@ from django.db.models import F, Q
 from django.utils.translation import gettext_lazy as _
 from simple_history.models import HistoricalRecords
 
-from innopole.models import VersionedModel
+from core.models import VersionedModel
 from partners.models import Organisation
 from planning.models import Facility
 
@@ -79,5 +79,5 @@ class SpaceAllocation(VersionedModel):
         return f"{self.tenant} · {self.facility} · {self.gfa_m2} m²"
 
     def recorded_date_fields(self) -> tuple[str, ...]:
-        """Occupied since `start`, ended on `end`: once the status says so, that date has passed (innopole.models)."""
+        """Occupied since `start`, ended on `end`: once the status says so, that date has passed (core.models)."""
         return {self.Status.OCCUPIED: ("start",), self.Status.ENDED: ("end",)}.get(self.status, ())

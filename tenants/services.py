@@ -10,7 +10,7 @@ from django.db import transaction
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
-from innopole.services import apply_changes, delete_audited, lock_for_update, save_audited
+from core.services import apply_changes, delete_audited, lock_for_update, save_audited
 from partners.models import Organisation
 from planning.models import Facility
 from planning.services import fmt_m2, readiness_mark_stale

@@ -11,7 +11,7 @@ from django.test import override_settings
 from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
-from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
+from core.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
 from tests.factories import CampusFactory, OrganisationFactory, UserFactory, partner_user
 from tests.processes import RedisServer
 

@@ -14,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from innopole.roles import PLANNER
+from core.roles import PLANNER
 from planning.geometry import rectangle_geojson
 from planning.models import Parcel
 from tests.factories import CAMPUS_ORIGIN, CampusFactory, UserFactory

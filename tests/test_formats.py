@@ -6,8 +6,8 @@ import pytest
 from django.template import Context, Template
 from django.utils import translation
 
-from innopole.templatetags.units import grouped, m2, percent, with_unit
-from planning.units import fmt_m2, fmt_ratio, ha_to_m2, m2_to_ha
+from core.templatetags.units import grouped, m2, percent, with_unit
+from core.units import fmt_m2, fmt_ratio, ha_to_m2, m2_to_ha
 from tests.factories import FacilityFactory, ParcelFactory
 
 LANGUAGES = ["en", "zh-hant"]

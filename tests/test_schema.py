@@ -23,7 +23,7 @@ from rest_framework.authtoken.models import Token
 from schemathesis.checks import not_a_server_error
 from schemathesis.specs.openapi.checks import content_type_conformance, response_schema_conformance
 
-from innopole.roles import STAFF
+from core.roles import STAFF
 from innopole.urls import router
 from partners import services as partner_services
 from partners.models import ExpressionOfInterest

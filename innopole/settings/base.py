@@ -34,6 +34,7 @@ INSTALLED_APPS = [
     "drf_spectacular_sidecar",
     "simple_history",
     "django_celery_beat",
+    "core",
     "innopole",
     "planning",
     "partners",
@@ -110,7 +111,7 @@ AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
     {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
     # Validates nothing: Django tells it of every password change, and it deletes the user's API tokens.
-    {"NAME": "innopole.accounts.RevokeTokensOnPasswordChange"},
+    {"NAME": "core.accounts.RevokeTokensOnPasswordChange"},
 ]
 LOGIN_URL = "login"
 LOGIN_REDIRECT_URL = "home"
@@ -119,11 +120,11 @@ LOGOUT_REDIRECT_URL = "login"
 # --- Sign-in: who may try, from where, how often (django-axes), and API tokens ------------------------------------
 # Every sign-in path (the site's, the admin's, POST /api/v1/auth/token/) goes through authenticate(); the one
 # backend refuses a locked-out username before any password is checked (django-axes' check, then Django's
-# ModelBackend: innopole.accounts.LockoutModelBackend), and axes' signal handlers count the failures. The database
+# ModelBackend: core.accounts.LockoutModelBackend), and axes' signal handlers count the failures. The database
 # handler keeps the counts: every gunicorn process and container sees the same ones (the cache handler would count
 # per process with the default local-memory cache), and AccessAttempt, AccessLog and AccessFailureLog are the audit
 # of sign-ins, failures and lockouts, readable by Staff in the admin.
-AUTHENTICATION_BACKENDS = ["innopole.accounts.LockoutModelBackend"]
+AUTHENTICATION_BACKENDS = ["core.accounts.LockoutModelBackend"]
 # Proxies in front of the app whose X-Forwarded-For is believed: addresses or networks ("10.0.0.5,172.16.0.0/12").
 # Empty (the default): the client is the peer address (REMOTE_ADDR) and X-Forwarded-For is ignored.
 TRUSTED_PROXIES = [proxy.strip() for proxy in env.list("TRUSTED_PROXIES", default=[]) if proxy.strip()]
@@ -143,8 +144,8 @@ AXES_HANDLER = "axes.handlers.database.AxesDatabaseHandler"
 AXES_FAILURE_LIMIT = LOGIN_FAILURE_LIMIT
 AXES_COOLOFF_TIME = datetime.timedelta(seconds=LOGIN_FAILURE_WINDOW_SECONDS)
 AXES_LOCKOUT_PARAMETERS = [["username", "ip_address"]]
-AXES_USERNAME_CALLABLE = "innopole.accounts.lockout_username"  # NFKC + case-folded: one count for every spelling
-AXES_CLIENT_IP_CALLABLE = "innopole.accounts.client_address"  # TRUSTED_PROXIES-aware, as the API throttle
+AXES_USERNAME_CALLABLE = "core.accounts.lockout_username"  # NFKC + case-folded: one count for every spelling
+AXES_CLIENT_IP_CALLABLE = "core.accounts.client_address"  # TRUSTED_PROXIES-aware, as the API throttle
 AXES_LOCKOUT_CALLABLE = "innopole.views.locked_out"
 AXES_RESET_ON_SUCCESS = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True
@@ -180,7 +181,7 @@ STORAGES = {
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
 
-# Every date a person enters lies in this range (innopole.models.TimeStampedModel.clean_fields).
+# Every date a person enters lies in this range (core.models.TimeStampedModel.clean_fields).
 DATE_EARLIEST = datetime.date.fromisoformat(env("DATE_EARLIEST", default="1990-01-01"))
 DATE_LATEST = datetime.date.fromisoformat(env("DATE_LATEST", default="2100-12-31"))
 
@@ -232,23 +233,23 @@ CONTENT_SECURITY_POLICY = env(
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "innopole.authentication.ExpiringTokenAuthentication",
+        "core.authentication.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
-    "DEFAULT_PERMISSION_CLASSES": ["innopole.permissions.PlanReadOrPlannerWrite"],
+    "DEFAULT_PERMISSION_CLASSES": ["core.permissions.PlanReadOrPlannerWrite"],
     # JSON bodies only (415 for anything else), nesting capped: see innopole/parsers.py.
-    "DEFAULT_PARSER_CLASSES": ["innopole.parsers.JSONOnlyParser"],
+    "DEFAULT_PARSER_CLASSES": ["core.parsers.JSONOnlyParser"],
     "DEFAULT_FILTER_BACKENDS": [
         "django_filters.rest_framework.DjangoFilterBackend",
         "rest_framework.filters.OrderingFilter",
     ],
-    "DEFAULT_PAGINATION_CLASS": "innopole.api.Pagination",
+    "DEFAULT_PAGINATION_CLASS": "core.api.Pagination",
     "PAGE_SIZE": 50,
-    "DEFAULT_SCHEMA_CLASS": "innopole.schema.AutoSchema",
-    "EXCEPTION_HANDLER": "innopole.api.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "core.schema.AutoSchema",
+    "EXCEPTION_HANDLER": "core.api.exception_handler",
     "DEFAULT_THROTTLE_RATES": {"auth": env("AUTH_THROTTLE_RATE", default="10/min")},
     # DRF's own client identification trusts X-Forwarded-For when this is unset; 0 makes it the peer address. The
-    # token endpoint's throttle resolves the client through TRUSTED_PROXIES (innopole.accounts.client_address).
+    # token endpoint's throttle resolves the client through TRUSTED_PROXIES (core.accounts.client_address).
     "NUM_PROXIES": 0,
     "TEST_REQUEST_DEFAULT_FORMAT": "json",
     "COERCE_DECIMAL_TO_STRING": False,

@@ -8,8 +8,8 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from innopole.api import VersionedModelSerializer
-from innopole.roles import STAFF, has_role
+from core.api import VersionedModelSerializer
+from core.roles import STAFF, has_role
 
 from ..models import Attachment, Commitment, CommitmentStage, EOITransition, ExpressionOfInterest, MoU, Organisation
 

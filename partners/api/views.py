@@ -18,8 +18,8 @@ from rest_framework.decorators import action
 from rest_framework.permissions import SAFE_METHODS, BasePermission
 from rest_framework.response import Response
 
-from innopole.roles import PARTNER, STAFF, has_role
-from innopole.viewsets import ScopedModelViewSet
+from core.roles import PARTNER, STAFF, has_role
+from core.viewsets import ScopedModelViewSet
 
 from .. import filtersets, services, workflow
 from ..models import Commitment, CommitmentStage, ExpressionOfInterest, MoU, Organisation

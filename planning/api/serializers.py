@@ -6,11 +6,11 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from innopole.api import VersionedModelSerializer
+from core.api import VersionedModelSerializer
+from core.units import m2_to_ha
 
 from .. import selectors
 from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, ReadinessSnapshot, UtilityCapacity
-from ..units import m2_to_ha
 
 # Every number is sent as a JSON number, areas to the centimetre.
 AREA = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": False, "read_only": True}

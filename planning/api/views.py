@@ -6,8 +6,8 @@ from rest_framework.decorators import action
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
-from innopole.permissions import ReadsCrossOrganisationAggregates
-from innopole.viewsets import ScopedModelViewSet
+from core.permissions import ReadsCrossOrganisationAggregates
+from core.viewsets import ScopedModelViewSet
 
 from .. import filtersets, readiness, selectors, services
 from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity

@@ -1,7 +1,7 @@
 """Planning's readiness criteria: land, utilities and milestones (registered by `PlanningConfig.ready()`).
 
 Each criterion reads its data for all the phases at once, returns its inputs as a frozen dataclass (hashed into the
-fingerprint, and compared by `planning.bench` with its hand-written SQL), and picks its sentences with small pure
+fingerprint, and compared by `innopole.bench` with its hand-written SQL), and picks its sentences with small pure
 functions, so the choice of words can be read (and tested) apart from the queries.
 """
 

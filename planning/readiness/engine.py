@@ -3,7 +3,7 @@
 Readiness is a set of criteria. Each app registers the criteria whose data it owns (`register()` in its
 `AppConfig.ready()`), so this module never imports them. A criterion evaluates all the phases asked for at once,
 with a fixed number of queries, and returns for each a score from 0 to 1, reasons (`planning.readiness.reasons`)
-and the inputs it used, as a frozen dataclass of its own (for the fingerprint, and for `planning.bench`'s check).
+and the inputs it used, as a frozen dataclass of its own (for the fingerprint, and for `innopole.bench`'s check).
 Weights, gates, thresholds and targets come from `ReadinessCriterionSetting` (staff edit them in the admin; a
 missing row or target takes the criterion's defaults).
 

@@ -4,7 +4,7 @@ from decimal import Decimal
 
 from rest_framework import serializers
 
-from innopole.api import VersionField
+from core.api import VersionField
 
 from ..models import SpaceAllocation, Tenant
 

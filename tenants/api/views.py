@@ -9,7 +9,7 @@ from rest_framework import viewsets
 from rest_framework.response import Response
 from rest_framework.settings import api_settings
 
-from innopole.permissions import ReadsCrossOrganisationAggregates
+from core.permissions import ReadsCrossOrganisationAggregates
 from partners.api.views import ScopedViewSet
 from partners.selectors import with_capital_cover, with_commitments, with_eoi_demand
 from planning import filtersets as planning_filtersets

@@ -2,7 +2,7 @@
 and a quick sign-in.
 
 Every test here needs `live_server`, so its database access is transactional: the database is flushed after each
-test, and the flush's post_migrate signal recreates the role groups (innopole.apps.ensure_roles).
+test, and the flush's post_migrate signal recreates the role groups (core.apps.ensure_roles).
 """
 
 import os

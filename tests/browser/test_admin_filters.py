@@ -1,4 +1,4 @@
-"""The searchable sidebar filter of the admin changelists (innopole.admin_filters.AutocompleteFilter), in Chromium:
+"""The searchable sidebar filter of the admin changelists (core.admin_filters.AutocompleteFilter), in Chromium:
 type part of an organisation's name, choose it, and the changelist shows only its rows; the page raises no script
 error and the Content-Security-Policy refuses nothing (select2 and its loader are served from our own origin)."""
 

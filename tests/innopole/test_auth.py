@@ -41,7 +41,7 @@ def admin_post(client, username, password):
 
 @pytest.fixture
 def staff(db):
-    from innopole.roles import STAFF
+    from core.roles import STAFF
 
     return UserFactory(username="staff", role=STAFF, is_staff=True)
 

@@ -15,7 +15,7 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from innopole.roles import PARTNER
+from core.roles import PARTNER
 from partners import services
 from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, Invitation, Membership, ReviewNote
 from tests.admin_helpers import form_data

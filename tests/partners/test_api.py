@@ -505,7 +505,7 @@ def phase_with_commitments(db):
 
 
 def test_partners_read_no_cross_organisation_figures_in_readiness_or_roll_ups(phase_with_commitments):
-    """Security M1: one rule (innopole.permissions.ReadsCrossOrganisationAggregates) for roll-ups and readiness."""
+    """Security M1: one rule (core.permissions.ReadsCrossOrganisationAggregates) for roll-ups and readiness."""
     phase = phase_with_commitments
     partner = api_client_for(partner_user(OrganisationFactory(), role="admin"))
     messages = set()

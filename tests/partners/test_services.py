@@ -9,7 +9,7 @@ from django.core import mail
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.utils import timezone
 
-from innopole.roles import PARTNER
+from core.roles import PARTNER
 from partners import services, workflow
 from partners.models import Commitment, ExpressionOfInterest, Invitation, Membership
 from tests.factories import (

@@ -6,7 +6,7 @@ from decimal import Decimal
 import pytest
 from django.core.exceptions import ValidationError
 
-from innopole.services import ConflictError
+from core.services import ConflictError
 from planning import selectors, services
 from planning.geometry import rectangle_geojson
 from planning.models import Facility, Milestone, Parcel

@@ -1,4 +1,4 @@
-"""Changelists whose sidebar filters search the related rows instead of listing them all (innopole.admin_filters).
+"""Changelists whose sidebar filters search the related rows instead of listing them all (core.admin_filters).
 
 Before, the EOI changelist listed every organisation with an EOI and the allocation changelist every facility:
 1–1.6 MB a page at HKSTP scale. Now a page's size and query count do not depend on how many organisations or

@@ -7,7 +7,7 @@ import pytest
 from django.core.exceptions import ValidationError
 from django.db import connection
 
-from innopole.services import ConflictError
+from core.services import ConflictError
 from tenants import services
 from tenants.models import SpaceAllocation
 from tests.factories import AllocationFactory, FacilityFactory, TenantFactory

@@ -1,4 +1,10 @@
-"""Helpers every app's services share: optimistic locking, applying a change set, recording who made it."""
+"""The steps every app's services take, as small helpers: optimistic locking, applying a change set, saving and
+deleting with the actor in the history row.
+
+There is deliberately no generic "create" or "update" body: each service writes its own steps out (lock, apply,
+validate, check the domain rules, save, mark readiness stale, side effects on commit), because the steps differ in
+lock order and stale-marking, and five visible lines read better than a callback protocol (README, "Writes").
+"""
 
 from collections.abc import Iterable, Mapping
 from typing import Any, TypeVar
@@ -80,41 +86,8 @@ def save_audited(instance: M, *, actor, update_fields: list[str] | None = None, 
     return instance
 
 
-def create_record(instance: M, *, actor, fields: Mapping[str, Any], editable: Iterable[str], check=None) -> M:
-    """Fill a new row from `fields`, validate it (`full_clean`, then `check(instance)` for the domain rules) and
-    save it with its history row. The common body of a create service."""
-    apply_changes(instance, fields, editable=editable)
-    instance.full_clean()
-    if check is not None:
-        check(instance)
-    return save_audited(instance, actor=actor)
-
-
-def update_record(
-    instance: M,
-    *,
-    actor,
-    changes: Mapping[str, Any],
-    editable: Iterable[str],
-    expected_version: int | None = None,
-    check=None,
-) -> tuple[M, list[str]]:
-    """Lock the row, check its version, apply `changes`, validate and save only what changed.
-
-    Returns the saved row and the names of the fields that changed (empty: nothing was written), so the caller can
-    add its side effects. The common body of an update service.
-    """
-    instance = lock_for_update(instance, expected_version=expected_version)
-    changed = apply_changes(instance, changes, editable=editable)
-    if changed:
-        instance.full_clean()
-        if check is not None:
-            check(instance)
-        save_audited(instance, actor=actor, update_fields=changed)
-    return instance, changed
-
-
 def delete_audited(instance: models.Model, *, actor, reason: str = "") -> None:
+    """Delete with the actor (and a reason, if given) recorded in the history row."""
     instance._history_user = actor
     if reason:
         instance._change_reason = reason

@@ -10,7 +10,7 @@ from django import template
 from django.utils.formats import number_format
 from django.utils.translation import gettext as _
 
-from planning.units import m2_to_ha
+from core.units import m2_to_ha
 
 register = template.Library()
 

@@ -29,7 +29,7 @@ def validation_error() -> ResolvedComponent:
     )
 
 
-# 409: the row changed since the version the client sent (innopole.api.exception_handler).
+# 409: the row changed since the version the client sent (core.api.exception_handler).
 def conflict() -> ResolvedComponent:
     return ResolvedComponent(
         name="Conflict",

@@ -13,8 +13,8 @@ from django.core.exceptions import ValidationError
 from django.db import models
 from django.utils import formats, timezone
 from django.utils.text import capfirst
+from django.utils.translation import get_language, gettext_lazy
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_lazy
 
 
 class TimeStampedModel(models.Model):
@@ -77,10 +77,26 @@ class VersionedModel(TimeStampedModel):
     """A row that people edit concurrently.
 
     `version` goes up by one on every saved change; an edit that names the version it was based on is refused
-    with a conflict when someone else saved in between (see `innopole.services.lock_for_update`).
+    with a conflict when someone else saved in between (see `core.services.lock_for_update`).
     """
 
     version = models.PositiveIntegerField(gettext_lazy("version"), default=1, editable=False)
 
     class Meta:
         abstract = True
+
+
+class BilingualNameMixin(models.Model):
+    """Names stored in English and Traditional Chinese; `name` picks the one for the active language."""
+
+    name_en = models.CharField(gettext_lazy("name (English)"), max_length=200)
+    name_zh = models.CharField(gettext_lazy("name (Chinese)"), max_length=200, blank=True)
+
+    class Meta:
+        abstract = True
+
+    @property
+    def name(self) -> str:
+        if (get_language() or "").lower().startswith("zh") and self.name_zh:
+            return self.name_zh
+        return self.name_en

@@ -16,8 +16,8 @@ import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
 
-from planning import bench
-from planning.bench import ENGINE_ROUNDING, SUM_KEYS
+from innopole import bench
+from innopole.bench import ENGINE_ROUNDING, SUM_KEYS
 from planning.models import Campus, Phase
 from tests.factories import CampusFactory
 

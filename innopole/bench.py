@@ -22,10 +22,9 @@ data in a throwaway database, and the services' per-object validation, audit row
 generation take hours. The data is still valid: areas are measured from the stored polygons in HK1980 Grid as
 `planning.geometry` does it, GFA stays within plot ratio × site area, submitted EOIs have their submission time,
 and signed + occupied allocations never exceed a facility's GFA. No history or EOI transition rows are written.
-The benchmark spans every app, so this module reaches the partners and tenants models through the app registry
-(`apps.get_model`) rather than by import: planning's own code still imports neither.
+The benchmark spans every app, so it lives in the project package, the top layer, which may import them all.
 
-What it measures is described in `planning/management/commands/bench.py`.
+What it measures is described in `innopole/management/commands/bench.py`.
 """
 
 import contextlib
@@ -40,16 +39,17 @@ from decimal import Decimal
 from typing import Any
 
 import numpy as np
-from django.apps import apps
 from django.conf import settings
 from django.core.management import call_command
 from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
-from . import readiness
-from .api.serializers import FEATURE_COLUMNS  # the plain path reads exactly what the GeoJSON reads
-from .geometry import area_m2, parse_polygon, rectangle_geojson, transformer_to_grid, transformer_to_wgs84
-from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, Membership, Organisation
+from planning import readiness
+from planning.api.serializers import FEATURE_COLUMNS  # the plain path reads exactly what the GeoJSON reads
+from planning.geometry import area_m2, parse_polygon, rectangle_geojson, transformer_to_grid, transformer_to_wgs84
+from planning.models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from tenants.models import SpaceAllocation, Tenant
 
 BATCH_SIZE = 5_000
 PHASES = 100
@@ -112,11 +112,6 @@ COMMITMENT_KIND_WEIGHTS = {"occupancy": 60, "capital": 25, "operation": 15}
 
 class BenchError(Exception):
     """The benchmark cannot run here, or its figures cannot be trusted (the command reports it and stops)."""
-
-
-def model(label: str):
-    """A model of any app, by "app_label.ModelName" (see the module docstring for why not an import)."""
-    return apps.get_model(label)
 
 
 def pick(rng: random.Random, weights: dict[str, int]) -> str:
@@ -245,7 +240,7 @@ class Generator:
         self.types = {t.code: t for t in FacilityType.objects.all()}
         if set(TYPE_WEIGHTS) - set(self.types):
             raise BenchError(f"The demo data lacks facility types {sorted(set(TYPE_WEIGHTS) - set(self.types))}.")
-        self.stages = list(model("partners.CommitmentStage").objects.order_by("order"))
+        self.stages = list(CommitmentStage.objects.order_by("order"))
         x0, y0 = ORIGIN
         width, height = self.columns * PARCEL_PITCH_M, PHASES * PARCEL_PITCH_M
         total_ha = Decimal(PHASES * self.columns * SITE_AREA_M2 / 10_000)
@@ -420,9 +415,7 @@ class Generator:
 
         Returns the tenants, for the allocations.
         """
-        Organisation = model("partners.Organisation")
-        EOI = model("partners.ExpressionOfInterest")
-        Commitment = model("partners.Commitment")
+        EOI = ExpressionOfInterest
         sectors = [value for value, _label in Organisation._meta.get_field("sector").choices]
         type_codes, type_weights = list(TYPE_WEIGHTS), list(TYPE_WEIGHTS.values())
         start, now = phase.planned_start, timezone.now()
@@ -440,7 +433,7 @@ class Generator:
                 )
             )
         self.next_org += len(organisations)
-        tenants = [model("tenants.Tenant")(organisation=o) for o in organisations[: self.shape.per_phase("tenants")]]
+        tenants = [Tenant(organisation=o) for o in organisations[: self.shape.per_phase("tenants")]]
         eois = []
         for _ in range(self.shape.per_phase("eois")):
             status = pick(rng, EOI_STATUS_WEIGHTS)
@@ -486,7 +479,7 @@ class Generator:
     def _allocations(self, rng, start, facilities, tenants) -> list:
         """Round-robin over the facilities. A signed or occupied allocation that would overfill its facility is
         reserved instead, so signed + occupied never exceeds a facility's GFA."""
-        Allocation = model("tenants.SpaceAllocation")
+        Allocation = SpaceAllocation
         holding: dict[int, Decimal] = {}
         allocations = []
         for i in range(self.shape.per_phase("allocations")):
@@ -517,28 +510,28 @@ class Rows:
     """Unsaved rows of a few phases, by kind, inserted parents first (bulk_create sets the keys children use)."""
 
     ORDER = (
-        ("phases", "planning.Phase"),
-        ("milestones", "planning.Milestone"),
-        ("parcels", "planning.Parcel"),
-        ("facilities", "planning.Facility"),
-        ("utilities", "planning.UtilityCapacity"),
-        ("organisations", "partners.Organisation"),
-        ("tenants", "tenants.Tenant"),
-        ("eois", "partners.ExpressionOfInterest"),
-        ("commitments", "partners.Commitment"),
-        ("allocations", "tenants.SpaceAllocation"),
+        ("phases", Phase),
+        ("milestones", Milestone),
+        ("parcels", Parcel),
+        ("facilities", Facility),
+        ("utilities", UtilityCapacity),
+        ("organisations", Organisation),
+        ("tenants", Tenant),
+        ("eois", ExpressionOfInterest),
+        ("commitments", Commitment),
+        ("allocations", SpaceAllocation),
     )
 
     def __init__(self):
-        self.by_kind: dict[str, list] = {kind: [] for kind, _label in self.ORDER}
+        self.by_kind: dict[str, list] = {kind: [] for kind, _model in self.ORDER}
         self.predecessors: list[tuple[Milestone, Milestone]] = []
 
     def add(self, kind: str, objects: list) -> None:
         self.by_kind[kind] += objects
 
     def insert(self) -> dict[str, int]:
-        for kind, label in self.ORDER:
-            model(label).objects.bulk_create(self.by_kind[kind], batch_size=BATCH_SIZE)
+        for kind, model in self.ORDER:
+            model.objects.bulk_create(self.by_kind[kind], batch_size=BATCH_SIZE)
             if kind == "milestones":
                 through = Milestone.predecessors.through
                 links = [through(from_milestone_id=a.pk, to_milestone_id=b.pk) for a, b in self.predecessors]
@@ -568,11 +561,11 @@ def dataset_counts() -> dict[str, int]:
         "facilities": Facility.objects.count(),
         "milestones": Milestone.objects.count(),
         "utility_lines": UtilityCapacity.objects.count(),
-        "organisations": model("partners.Organisation").objects.count(),
-        "eois": model("partners.ExpressionOfInterest").objects.count(),
-        "commitments": model("partners.Commitment").objects.count(),
-        "tenants": model("tenants.Tenant").objects.count(),
-        "allocations": model("tenants.SpaceAllocation").objects.count(),
+        "organisations": Organisation.objects.count(),
+        "eois": ExpressionOfInterest.objects.count(),
+        "commitments": Commitment.objects.count(),
+        "tenants": Tenant.objects.count(),
+        "allocations": SpaceAllocation.objects.count(),
     }
 
 
@@ -715,10 +708,10 @@ def sql_text() -> str:
         "facilitytype": FacilityType,
         "utility": UtilityCapacity,
         "milestone": Milestone,
-        "commitment": model("partners.Commitment"),
-        "stage": model("partners.CommitmentStage"),
-        "allocation": model("tenants.SpaceAllocation"),
-        "eoi": model("partners.ExpressionOfInterest"),
+        "commitment": Commitment,
+        "stage": CommitmentStage,
+        "allocation": SpaceAllocation,
+        "eoi": ExpressionOfInterest,
     }
     return SQL_SUMS.format(**{key: connection.ops.quote_name(m._meta.db_table) for key, m in tables.items()})
 
@@ -833,7 +826,7 @@ def bench_users() -> dict:
     from django.contrib.auth import get_user_model
     from django.contrib.auth.models import Group
 
-    from innopole.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
+    from core.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
 
     User = get_user_model()
     users = {}
@@ -846,9 +839,9 @@ def bench_users() -> dict:
         user, _created = User.objects.get_or_create(username=f"bench-{name}", defaults={"is_staff": is_staff})
         user.groups.add(Group.objects.get_or_create(name=group)[0])
         users[name] = user
-    organisation = model("partners.Organisation").objects.order_by("pk").first()
+    organisation = Organisation.objects.order_by("pk").first()
     if organisation is not None:
-        model("partners.Membership").objects.get_or_create(
+        Membership.objects.get_or_create(
             user=users["partner"], defaults={"organisation": organisation, "role": "admin"}
         )
     return users

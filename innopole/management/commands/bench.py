@@ -1,7 +1,7 @@
 """`manage.py bench` (`make bench`): how the readiness engine performs at HKSTP scale, as ratios from one run.
 
 It creates and later drops its own PostgreSQL database on the configured server, fills it with a synthetic campus
-(see `planning.bench`), and grows it in three steps — 1 %, 10 % and 100 % of the dataset, that is 1, 10 and 100
+(see `innopole.bench`), and grows it in three steps — 1 %, 10 % and 100 % of the dataset, that is 1, 10 and 100
 phases. At each size, with wall-clock times taken as the best of `--repeat` runs:
 
 - engine: `readiness.evaluate(all phases)`, the engine path without snapshot writes;
@@ -15,7 +15,7 @@ phases. At each size, with wall-clock times taken as the best of `--repeat` runs
 - growth: time per phase at 10 % and 100 % divided by that at 1 % (1.0 means the cost of a phase does not grow
   with the database), and the recompute of phase 1, whose own rows are the same at every size.
 
-Then, on the full dataset, pages and endpoints (`planning.bench.measure_pages`): each list page (/plan/,
+Then, on the full dataset, pages and endpoints (`innopole.bench.measure_pages`): each list page (/plan/,
 /dashboard/, /portal/), list endpoint, roll-up and admin changelist is requested in-process with the test Client,
 signed in as the role that uses it, in `--rounds` interleaved rounds; its median is divided by that of `/healthz` in
 the same rounds (goal ≤ 10×). The parcels' GeoJSON is divided by the plain path it must stay close to, the same
@@ -39,7 +39,8 @@ from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from planning import bench, readiness, services
+from innopole import bench
+from planning import readiness, services
 from planning.models import Campus, Phase
 
 GOAL_ENGINE_VS_SQL = 2.0

@@ -1,7 +1,7 @@
 """Units of the plan: hectares ↔ square metres, and numbers with their unit in messages.
 
 Written once here so every layer (services, selectors, models, admin, API, template filters) converts and words
-areas alike. Display formatting in templates and the admin is `innopole.templatetags.units`, which converts with
+areas alike. Display formatting in templates and the admin is `core.templatetags.units`, which converts with
 these functions.
 """
 
