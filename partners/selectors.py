@@ -40,11 +40,13 @@ def with_commitments(queryset: QuerySet, level: str, *, percentages: bool = True
     """
     path = LEVELS[level]
     commitments = Commitment.objects.filter(**{path["commitment"]: OuterRef("pk")})
+    occupancy = commitments.filter(kind=Commitment.Kind.OCCUPANCY)
+    capital = commitments.filter(kind=Commitment.Kind.CAPITAL)
     lettable = Facility.objects.filter(**{path["facility"]: OuterRef("pk")}, facility_type__lettable=True)
     queryset = queryset.annotate(
         lettable_gfa_m2=summed(lettable, "gfa_m2", path["facility"]),
-        weighted_occupancy_gfa_m2=summed(commitments.filter(kind="occupancy"), WEIGHTED_GFA, path["commitment"]),
-        weighted_capital_hkd_m=summed(commitments.filter(kind="capital"), WEIGHTED_AMOUNT, path["commitment"]),
+        weighted_occupancy_gfa_m2=summed(occupancy, WEIGHTED_GFA, path["commitment"]),
+        weighted_capital_hkd_m=summed(capital, WEIGHTED_AMOUNT, path["commitment"]),
     )
     if not percentages:
         return queryset
@@ -120,8 +122,8 @@ def commitment_sums(level: str, ids) -> dict:
         Commitment.objects.all(),
         GROUP_PATHS[level]["commitment"],
         ids,
-        weighted_occupancy_gfa_m2=Sum(WEIGHTED_GFA, filter=Q(kind="occupancy"), output_field=SUM_OUTPUT),
-        weighted_capital_hkd_m=Sum(WEIGHTED_AMOUNT, filter=Q(kind="capital"), output_field=SUM_OUTPUT),
+        weighted_occupancy_gfa_m2=Sum(WEIGHTED_GFA, filter=Q(kind=Commitment.Kind.OCCUPANCY), output_field=SUM_OUTPUT),
+        weighted_capital_hkd_m=Sum(WEIGHTED_AMOUNT, filter=Q(kind=Commitment.Kind.CAPITAL), output_field=SUM_OUTPUT),
     )
     return {
         pk: {

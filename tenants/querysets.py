@@ -12,4 +12,4 @@ class SpaceAllocationQuerySet(OrganisationScopedQuerySet):
 
     def holding_space(self):
         """Signed and occupied allocations: the ones that take a facility's GFA."""
-        return self.filter(status__in=("signed", "occupied"))
+        return self.filter(status__in=self.model.HOLDING_SPACE)

@@ -26,7 +26,7 @@ def with_allocations(queryset: QuerySet, level: str, *, percentages: bool = True
     facilities = Facility.objects.filter(**{GFA_PATHS[level]: OuterRef("pk")})
     queryset = queryset.annotate(
         allocated_gfa_m2=summed(allocations.filter(status__in=SpaceAllocation.HOLDING_SPACE), "gfa_m2", path),
-        reserved_gfa_m2=summed(allocations.filter(status="reserved"), "gfa_m2", path),
+        reserved_gfa_m2=summed(allocations.filter(status=SpaceAllocation.Status.RESERVED), "gfa_m2", path),
         total_gfa_m2=summed(facilities, "gfa_m2", GFA_PATHS[level]),
     )
     if not percentages:
@@ -50,7 +50,7 @@ def allocation_sums(level: str, ids) -> dict:
         PATHS[level],
         ids,
         allocated_gfa_m2=Sum("gfa_m2", filter=Q(status__in=SpaceAllocation.HOLDING_SPACE)),
-        reserved_gfa_m2=Sum("gfa_m2", filter=Q(status="reserved")),
+        reserved_gfa_m2=Sum("gfa_m2", filter=Q(status=SpaceAllocation.Status.RESERVED)),
     )
     return {
         pk: {name: allocations.get(pk, {}).get(name) or Decimal(0) for name in ("allocated_gfa_m2", "reserved_gfa_m2")}
