@@ -194,7 +194,7 @@ class FacilityInlineFormSet(forms.BaseInlineFormSet):
         programme = self.programme()
         if parcel.campus_id is None or not programme["create"]:
             return  # the parcel form reports a missing campus; no facilities, nothing to check here
-        fields = {name: getattr(parcel, name) for name in services.PARCEL_FIELDS - {"campus"}}
+        fields = {name: getattr(parcel, name) for name in set(services.PARCEL_FIELDS) - {"campus"}}
         try:
             with transaction.atomic():
                 try:

@@ -61,7 +61,8 @@ CAMPUS_TOTAL_TOLERANCE = Decimal("0.01")
 
 # --- campus -----------------------------------------------------------------------------------------------------
 
-CAMPUS_FIELDS = {
+# The fields each service takes, in the order the API shows them: the serializers list these (planning.api).
+CAMPUS_FIELDS = (
     "code",
     "name_en",
     "name_zh",
@@ -73,7 +74,7 @@ CAMPUS_FIELDS = {
     "max_building_height_mpd",
     "talent_housing_units_cap",
     "notes",
-}
+)
 
 
 def _check_campus(campus: Campus) -> None:
@@ -131,7 +132,7 @@ def campus_update(
 
 # --- phase ------------------------------------------------------------------------------------------------------
 
-PHASE_FIELDS = {
+PHASE_FIELDS = (
     "campus",
     "number",
     "name_en",
@@ -142,7 +143,7 @@ PHASE_FIELDS = {
     "capex_hkd_m",
     "focus",
     "status",
-}
+)
 
 
 @transaction.atomic
@@ -231,7 +232,7 @@ def phase_delete(*, phase: Phase, actor: "User | None") -> None:
 
 # --- parcel -----------------------------------------------------------------------------------------------------
 
-PARCEL_FIELDS = {
+PARCEL_FIELDS = (
     "campus",
     "phase",
     "code",
@@ -244,7 +245,7 @@ PARCEL_FIELDS = {
     "max_building_height_mpd",
     "land_status",
     "handover_date",
-}
+)
 # Controls a new parcel takes from its campus when none are given.
 CAMPUS_DEFAULTS = {
     "zoning": "zoning_default",
@@ -326,7 +327,7 @@ def parcel_create(*, actor: "User | None", campus: Campus, **fields: Any) -> Par
     for field, default in CAMPUS_DEFAULTS.items():
         if fields.get(field) is None:
             fields[field] = getattr(campus, default)
-    apply_changes(parcel, fields, editable=PARCEL_FIELDS - {"campus"})
+    apply_changes(parcel, fields, editable=set(PARCEL_FIELDS) - {"campus"})
     polygon = refresh_computed_area(parcel)
     parcel.full_clean()
     _check_parcel_in_plan(parcel, polygon)
@@ -384,7 +385,7 @@ def parcel_delete(*, parcel: Parcel, actor: "User | None") -> None:
 
 # --- facility type ----------------------------------------------------------------------------------------------
 
-FACILITY_TYPE_FIELDS = {
+FACILITY_TYPE_FIELDS = (
     "code",
     "name_en",
     "name_zh",
@@ -396,7 +397,7 @@ FACILITY_TYPE_FIELDS = {
     "pue",
     "water_m3_day_per_1000m2",
     "counts_against_housing_cap",
-}
+)
 
 
 @transaction.atomic
@@ -448,7 +449,7 @@ def facility_type_delete(*, facility_type: FacilityType, actor: "User | None") -
 
 # --- facility ---------------------------------------------------------------------------------------------------
 
-FACILITY_FIELDS = {
+FACILITY_FIELDS = (
     "parcel",
     "facility_type",
     "name",
@@ -457,7 +458,7 @@ FACILITY_FIELDS = {
     "status",
     "planned_completion",
     "delivery_model",
-}
+)
 
 
 def _check_gfa_cap(facility: Facility) -> None:
@@ -478,7 +479,7 @@ def _check_gfa_cap(facility: Facility) -> None:
 def facility_create(*, actor: "User | None", parcel: Parcel, **fields: Any) -> Facility:
     parcel = lock_for_update(parcel)
     facility = Facility(parcel=parcel)
-    apply_changes(facility, fields, editable=FACILITY_FIELDS - {"parcel"})
+    apply_changes(facility, fields, editable=set(FACILITY_FIELDS) - {"parcel"})
     facility.full_clean()
     _check_gfa_cap(facility)
     save_audited(facility, actor=actor)
@@ -582,7 +583,7 @@ def parcel_programme_update(
         row = locked[facility.pk]
         old, new = guards.changes_of(row, changes)
         try:
-            changed = apply_changes(row, changes, editable=FACILITY_FIELDS - {"parcel"})
+            changed = apply_changes(row, changes, editable=set(FACILITY_FIELDS) - {"parcel"})
             if changed:
                 row.full_clean()
         except ValidationError as error:
@@ -594,7 +595,7 @@ def parcel_programme_update(
     for fields in create:
         row = Facility(parcel=parcel)
         try:
-            apply_changes(row, fields, editable=FACILITY_FIELDS - {"parcel"})
+            apply_changes(row, fields, editable=set(FACILITY_FIELDS) - {"parcel"})
             row.full_clean()
         except ValidationError as error:
             problems += _named(row, error)
@@ -627,7 +628,13 @@ def parcel_programme_update(
 
 # --- utility capacity -------------------------------------------------------------------------------------------
 
-UTILITY_FIELDS = {"phase", "kind", "capacity", "available_from", "status"}
+UTILITY_FIELDS = (
+    "phase",
+    "kind",
+    "capacity",
+    "available_from",
+    "status",
+)
 
 
 @transaction.atomic
@@ -667,7 +674,13 @@ def utility_capacity_delete(*, utility: UtilityCapacity, actor: "User | None") -
 
 # --- milestone --------------------------------------------------------------------------------------------------
 
-MILESTONE_FIELDS = {"phase", "kind", "title", "planned_date", "actual_date"}
+MILESTONE_FIELDS = (
+    "phase",
+    "kind",
+    "title",
+    "planned_date",
+    "actual_date",
+)
 
 
 def _check_predecessors(milestone: Milestone, predecessors: list[Milestone]) -> None:

@@ -9,7 +9,7 @@ from rest_framework import serializers
 from core.api import VersionedModelSerializer
 from core.units import m2_to_ha
 
-from .. import selectors
+from .. import selectors, services
 from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, ReadinessSnapshot, UtilityCapacity
 
 # Every number is sent as a JSON number, areas to the centimetre.
@@ -53,17 +53,7 @@ class CampusSerializer(VersionedModelSerializer):
         model = Campus
         fields = [
             "id",
-            "code",
-            "name_en",
-            "name_zh",
-            "boundary",
-            "land_target_ha",
-            "zoning_default",
-            "max_plot_ratio",
-            "max_site_coverage_pct",
-            "max_building_height_mpd",
-            "talent_housing_units_cap",
-            "notes",
+            *services.CAMPUS_FIELDS,
             "version",
         ]
 
@@ -90,16 +80,7 @@ class PhaseSerializer(VersionedModelSerializer):
         model = Phase
         fields = [
             "id",
-            "campus",
-            "number",
-            "name_en",
-            "name_zh",
-            "target_area_ha",
-            "planned_start",
-            "planned_completion",
-            "capex_hkd_m",
-            "focus",
-            "status",
+            *services.PHASE_FIELDS,
             "site_area_m2",
             "site_area_ha",
             "gfa_m2",
@@ -151,26 +132,15 @@ class ParcelSerializer(VersionedModelSerializer):
         model = Parcel
         fields = [
             "id",
-            "campus",
-            "phase",
+            *services.PARCEL_FIELDS,
             "phase_number",
-            "code",
-            "lot_ref",
-            "geometry",
             "computed_area_m2",
-            "surveyed_area_m2",
             "site_area_m2",
             "site_area_ha",
             "area_difference_pct",
             "area_mismatch",
-            "zoning",
-            "max_plot_ratio",
-            "max_site_coverage_pct",
-            "max_building_height_mpd",
             "gfa_m2",
             "gfa_cap_m2",
-            "land_status",
-            "handover_date",
             "version",
         ]
         # Left out on create, these take the campus's defaults (null does the same for the numbers). Text is never
@@ -302,16 +272,7 @@ class FacilityTypeSerializer(VersionedModelSerializer):
         model = FacilityType
         fields = [
             "id",
-            "code",
-            "name_en",
-            "name_zh",
-            "lettable",
-            "core",
-            "capacity_unit",
-            "gfa_per_capacity_m2",
-            "power_kva_per_m2",
-            "pue",
-            "water_m3_day_per_1000m2",
+            *services.FACILITY_TYPE_FIELDS,
             "version",
         ]
 
@@ -325,17 +286,10 @@ class FacilitySerializer(VersionedModelSerializer):
         model = Facility
         fields = [
             "id",
-            "parcel",
+            *services.FACILITY_FIELDS,
             "parcel_code",
             "phase",
-            "facility_type",
             "facility_type_code",
-            "name",
-            "gfa_m2",
-            "capacity",
-            "status",
-            "planned_completion",
-            "delivery_model",
             "version",
         ]
 
@@ -350,7 +304,12 @@ class UtilityCapacitySerializer(VersionedModelSerializer):
 
     class Meta:
         model = UtilityCapacity
-        fields = ["id", "phase", "kind", "capacity", "unit", "available_from", "status", "version"]
+        fields = [
+            "id",
+            *services.UTILITY_FIELDS,
+            "unit",
+            "version",
+        ]
 
 
 class MilestoneSerializer(VersionedModelSerializer):
@@ -362,11 +321,7 @@ class MilestoneSerializer(VersionedModelSerializer):
         model = Milestone
         fields = [
             "id",
-            "phase",
-            "kind",
-            "title",
-            "planned_date",
-            "actual_date",
+            *services.MILESTONE_FIELDS,
             "predecessors",
             "done",
             "overdue",
