@@ -61,7 +61,7 @@ EOI_STAGE_CODE = "eoi"
 
 # --- organisations and people -----------------------------------------------------------------------------------
 
-ORGANISATION_FIELDS = {
+ORGANISATION_FIELDS = (
     "code",
     "name_en",
     "name_zh",
@@ -70,7 +70,7 @@ ORGANISATION_FIELDS = {
     "contact_name",
     "contact_email",
     "contact_phone",
-}
+)
 
 
 @transaction.atomic
@@ -347,7 +347,13 @@ def invitation_accept(*, token, username: str, password: str, full_name: str = "
 
 # --- MoUs -------------------------------------------------------------------------------------------------------
 
-MOU_FIELDS = {"organisation", "title", "focus", "status", "signed_date"}
+MOU_FIELDS = (
+    "organisation",
+    "title",
+    "focus",
+    "status",
+    "signed_date",
+)
 
 
 @transaction.atomic
@@ -375,7 +381,7 @@ def mou_delete(*, mou: MoU, actor: "User | None") -> None:
 
 # --- expressions of interest ------------------------------------------------------------------------------------
 
-EOI_FIELDS = {
+EOI_FIELDS = (
     "facility_type",
     "preferred_phase",
     "preferred_parcel",
@@ -386,7 +392,7 @@ EOI_FIELDS = {
     "wanted_start",
     "description",
     "language",
-}
+)
 
 
 def _check_eoi(eoi: ExpressionOfInterest) -> None:
@@ -701,7 +707,7 @@ def attachment_delete(*, attachment: Attachment, actor: "User | None") -> None:
 
 # --- commitments ------------------------------------------------------------------------------------------------
 
-COMMITMENT_FIELDS = {
+COMMITMENT_FIELDS = (
     "organisation",
     "parcel",
     "facility",
@@ -712,7 +718,7 @@ COMMITMENT_FIELDS = {
     "amount_hkd_m",
     "date",
     "source_eoi",
-}
+)
 
 
 def _check_commitment(commitment: Commitment) -> None:
@@ -791,7 +797,11 @@ def commitment_from_eoi(
     )
 
 
-STAGE_FIELDS = {"name_en", "name_zh", "probability"}
+STAGE_FIELDS = (
+    "name_en",
+    "name_zh",
+    "probability",
+)
 
 
 @transaction.atomic

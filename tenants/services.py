@@ -20,8 +20,15 @@ from .models import SpaceAllocation, Tenant
 if TYPE_CHECKING:
     from django.contrib.auth.models import User
 
-TENANT_FIELDS = {"notes"}
-ALLOCATION_FIELDS = {"tenant", "facility", "gfa_m2", "status", "start", "end"}
+TENANT_FIELDS = ("notes",)
+ALLOCATION_FIELDS = (
+    "tenant",
+    "facility",
+    "gfa_m2",
+    "status",
+    "start",
+    "end",
+)
 
 
 @transaction.atomic

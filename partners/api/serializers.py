@@ -11,6 +11,7 @@ from rest_framework import serializers
 from core.api import VersionedModelSerializer
 from core.roles import STAFF, has_role
 
+from .. import services
 from ..models import Attachment, Commitment, CommitmentStage, EOITransition, ExpressionOfInterest, MoU, Organisation
 
 # Weighted figures are sent as JSON numbers, to the hundredth.
@@ -22,14 +23,7 @@ class OrganisationSerializer(VersionedModelSerializer):
         model = Organisation
         fields = [
             "id",
-            "code",
-            "name_en",
-            "name_zh",
-            "kind",
-            "sector",
-            "contact_name",
-            "contact_email",
-            "contact_phone",
+            *services.ORGANISATION_FIELDS,
             "version",
         ]
 
@@ -41,12 +35,8 @@ class MoUSerializer(VersionedModelSerializer):
         model = MoU
         fields = [
             "id",
-            "organisation",
+            *services.MOU_FIELDS,
             "organisation_name",
-            "title",
-            "focus",
-            "status",
-            "signed_date",
             "version",
         ]
 
@@ -96,17 +86,8 @@ class EOISerializer(VersionedModelSerializer):
             "reference",
             "organisation",
             "organisation_name",
-            "facility_type",
+            *services.EOI_FIELDS,
             "facility_type_code",
-            "preferred_phase",
-            "preferred_parcel",
-            "gfa_m2",
-            "capacity",
-            "jobs",
-            "investment_hkd_m",
-            "wanted_start",
-            "description",
-            "language",
             "status",
             "submitted_at",
             "can_withdraw",
@@ -169,21 +150,12 @@ class CommitmentSerializer(VersionedModelSerializer):
         model = Commitment
         fields = [
             "id",
-            "organisation",
+            *services.COMMITMENT_FIELDS,
             "organisation_name",
-            "parcel",
             "parcel_code",
-            "facility",
             "facility_name",
-            "kind",
-            "stage",
             "stage_code",
             "probability",
-            "gfa_m2",
-            "capacity",
-            "amount_hkd_m",
-            "date",
-            "source_eoi",
             "weighted_gfa_m2",
             "weighted_amount_hkd_m",
             "version",

@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from core.api import VersionField
 
+from .. import services
 from ..models import SpaceAllocation, Tenant
 
 # Sums are sent as JSON numbers to the hundredth; room for any total the database can hold.
@@ -32,15 +33,10 @@ class SpaceAllocationSerializer(serializers.ModelSerializer):
         model = SpaceAllocation
         fields = [
             "id",
-            "tenant",
+            *services.ALLOCATION_FIELDS,
             "tenant_name",
-            "facility",
             "facility_name",
             "parcel_code",
-            "gfa_m2",
-            "status",
-            "start",
-            "end",
             "version",
         ]
 
