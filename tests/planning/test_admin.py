@@ -106,23 +106,31 @@ def test_inline_facility_edit_saves_through_the_service(admin_client, staff_user
     assert facility.history.first().history_user == staff_user
 
 
+def new_parcel_form(phase, code: str, square: int, *, plot_ratio: str, facilities: list[dict] = ()) -> dict:
+    """The admin's add-parcel form for a 100 m square of the test grid, with its facilities inline."""
+    data = {
+        "campus": phase.campus_id,
+        "phase": phase.pk,
+        "code": code,
+        "geometry": json.dumps(grid_square(square)),
+        "zoning": "OU(I&T)",
+        "max_plot_ratio": plot_ratio,
+        "max_site_coverage_pct": "60",
+        "max_building_height_mpd": "90",
+        "land_status": "not_transferred",
+        "facilities-TOTAL_FORMS": str(len(facilities)),
+        "facilities-INITIAL_FORMS": "0",
+    }
+    for i, facility in enumerate(facilities):
+        data.update({f"facilities-{i}-{name}": value for name, value in facility.items()})
+    return data
+
+
 def test_adding_a_parcel_in_the_admin(admin_client):
     phase = PhaseFactory()
     response = admin_client.post(
         "/admin/planning/parcel/add/",
-        {
-            "campus": phase.campus_id,
-            "phase": phase.pk,
-            "code": "ADM-1",
-            "geometry": json.dumps(grid_square(7)),
-            "zoning": "OU(I&T)",
-            "max_plot_ratio": "5",
-            "max_site_coverage_pct": "60",
-            "max_building_height_mpd": "90",
-            "land_status": "not_transferred",
-            "facilities-TOTAL_FORMS": "0",
-            "facilities-INITIAL_FORMS": "0",
-        },
+        new_parcel_form(phase, "ADM-1", 7, plot_ratio="5"),
     )
     assert response.status_code == 302, response.context["adminform"].form.errors
     parcel = Parcel.objects.get(code="ADM-1")
@@ -158,24 +166,21 @@ def test_a_new_parcel_with_facilities_over_its_cap_is_refused_on_the_form(admin_
     office = FacilityTypeFactory()
     response = admin_client.post(
         "/admin/planning/parcel/add/",
-        {
-            "campus": phase.campus_id,
-            "phase": phase.pk,
-            "code": "ADM-2",
-            "geometry": json.dumps(grid_square(8)),
-            "zoning": "OU(I&T)",
-            "max_plot_ratio": "1",
-            "max_site_coverage_pct": "60",
-            "max_building_height_mpd": "90",
-            "land_status": "not_transferred",
-            "facilities-TOTAL_FORMS": "1",
-            "facilities-INITIAL_FORMS": "0",
-            "facilities-0-name": "Too big",
-            "facilities-0-facility_type": office.pk,
-            "facilities-0-gfa_m2": "20000",
-            "facilities-0-status": "concept",
-            "facilities-0-delivery_model": "ppp",
-        },
+        new_parcel_form(
+            phase,
+            "ADM-2",
+            8,
+            plot_ratio="1",
+            facilities=[
+                {
+                    "name": "Too big",
+                    "facility_type": office.pk,
+                    "gfa_m2": "20000",
+                    "status": "concept",
+                    "delivery_model": "ppp",
+                }
+            ],
+        ),
     )
     assert response.status_code == 200
     formset = response.context["inline_admin_formsets"][0].formset
@@ -408,30 +413,22 @@ def test_a_new_parcel_with_its_facilities_is_saved_in_one_go(admin_client, staff
     office = FacilityTypeFactory()
     response = admin_client.post(
         "/admin/planning/parcel/add/",
-        {
-            "campus": phase.campus_id,
-            "phase": phase.pk,
-            "code": "ADM-3",
-            "geometry": json.dumps(grid_square(9)),
-            "zoning": "OU(I&T)",
-            "max_plot_ratio": "1",
-            "max_site_coverage_pct": "60",
-            "max_building_height_mpd": "90",
-            "land_status": "not_transferred",
-            "facilities-TOTAL_FORMS": "2",
-            "facilities-INITIAL_FORMS": "0",
-            **{
-                f"facilities-{i}-{name}": value
-                for i, building in enumerate(["East", "West"])
-                for name, value in {
+        new_parcel_form(
+            phase,
+            "ADM-3",
+            9,
+            plot_ratio="1",
+            facilities=[
+                {
                     "name": building,
                     "facility_type": office.pk,
                     "gfa_m2": "5000",
                     "status": "concept",
                     "delivery_model": "ppp",
-                }.items()
-            },
-        },
+                }
+                for building in ["East", "West"]
+            ],
+        ),
     )
 
     assert response.status_code == 302
