@@ -1,10 +1,10 @@
 from django.urls import path
 
-from . import views
+from .views import pages
 
 app_name = "planning"
 
 urlpatterns = [
-    path("plan/", views.plan, name="plan"),
-    path("dashboard/", views.dashboard, name="dashboard"),
+    path("plan/", pages.plan, name="plan"),
+    path("dashboard/", pages.dashboard, name="dashboard"),
 ]

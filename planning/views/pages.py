@@ -5,8 +5,8 @@ from django.utils.translation import gettext_lazy as _
 
 from core.roles import EXECUTIVE, PLANNER, STAFF, role_required
 
-from . import selectors
-from .models import Campus, Phase
+from .. import selectors
+from ..models import Campus, Phase
 
 
 def _phase_rows(user) -> list[Phase]:
