@@ -7,6 +7,7 @@ with the review fields: a move with a note to the partner, and an internal note.
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import flatten_fieldsets
 from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Count, F, Q
 from django.http import Http404, HttpResponseNotAllowed
@@ -118,6 +119,7 @@ class OrganisationAdmin(ServiceAdmin):
     create_service = services.organisation_create
     update_service = services.organisation_update
     service_object_name = "organisation"
+    service_fields = services.ORGANISATION_FIELDS
     change_form_template = "admin/partners/organisation/change_form.html"
 
     def get_urls(self):
@@ -176,26 +178,14 @@ class OrganisationAdmin(ServiceAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not Membership:
             return super().save_formset(request, form, formset, change)
-        organisation = form.instance
         formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
         for inline_form in formset.forms:
             if not inline_form.has_changed() or not inline_form.instance.pk:
                 continue
-            membership = services.membership_set(
-                user=inline_form.instance.user,
-                organisation=organisation,
-                role=inline_form.cleaned_data["role"],
-                actor=request.user,
+            membership = services.membership_role_update(
+                membership=inline_form.instance, actor=request.user, role=inline_form.cleaned_data["role"]
             )
             formset.changed_objects.append((membership, inline_form.changed_data))
-
-
-def _membership_role_update(*, membership: Membership, actor, **changes) -> Membership:
-    """The admin's update hook for a membership: only its role changes, through `membership_set`."""
-    role = changes.pop("role", membership.role)
-    if changes:
-        raise ValidationError({name: _("This field cannot be changed here.") for name in changes})
-    return services.membership_set(user=membership.user, organisation=membership.organisation, role=role, actor=actor)
 
 
 @admin.register(Membership)
@@ -208,7 +198,7 @@ class MembershipAdmin(ServiceAdmin):
     list_select_related = ["user", "organisation"]
     raw_id_fields = ["user"]
     create_service = services.membership_set
-    update_service = _membership_role_update
+    update_service = services.membership_role_update
     delete_service = services.membership_remove
     service_object_name = "membership"
 
@@ -345,6 +335,7 @@ class MoUAdmin(ServiceAdmin):
     update_service = services.mou_update
     delete_service = services.mou_delete
     service_object_name = "mou"
+    service_fields = services.MOU_FIELDS
 
 
 # --- the EOI review queue ---------------------------------------------------------------------------------------
@@ -477,47 +468,17 @@ class ExpressionOfInterestAdmin(ServiceAdmin):
     search_fields = ["=id", "organisation__name_en", "organisation__name_zh", "organisation__code", "description"]
     # The queue: oldest submission first; drafts (never submitted) last.
     ordering = [F("submitted_at").asc(nulls_last=True), "pk"]
+    # The EOI's fields as the partner wrote them (`services.EOI_FIELDS`; the system check of `ServiceAdmin` proves
+    # each is shown once), its review fields, and its record.
+    service_fields = services.EOI_FIELDS
     fieldsets = [
         (None, {"fields": ["organisation", "submitted_by", "status", "submitted_at", "language", "commitment_link"]}),
-        (
-            _("What and where"),
-            {
-                "fields": [
-                    "facility_type",
-                    "preferred_phase",
-                    "preferred_parcel",
-                    "gfa_m2",
-                    "capacity",
-                    "jobs",
-                    "investment_hkd_m",
-                    "wanted_start",
-                    "description",
-                ]
-            },
-        ),
-        (_("Review"), {"fields": ["transition", "note", "internal_note"]}),
+        (_("What and where"), {"fields": [name for name in services.EOI_FIELDS if name != "language"]}),
+        (_("Review"), {"fields": list(EOIReviewForm.declared_fields)}),
         (_("Record"), {"fields": ["version", "created", "updated"], "classes": ["collapse"]}),
     ]
-    readonly_fields = [
-        "organisation",
-        "submitted_by",
-        "status",
-        "submitted_at",
-        "language",
-        "commitment_link",
-        "facility_type",
-        "preferred_phase",
-        "preferred_parcel",
-        "gfa_m2",
-        "capacity",
-        "jobs",
-        "investment_hkd_m",
-        "wanted_start",
-        "description",
-        "version",
-        "created",
-        "updated",
-    ]
+    # Everything but the review fields is read-only: the content is the partner's.
+    readonly_fields = [name for name in flatten_fieldsets(fieldsets) if name not in EOIReviewForm.declared_fields]
     inlines = [EOITransitionInline, ReviewNoteInline, AttachmentInline]
     # One queue action per staff step of the workflow that needs no note (a note is written on the change page).
     actions = [
@@ -603,13 +564,9 @@ class ExpressionOfInterestAdmin(ServiceAdmin):
     def has_delete_permission(self, request, obj=None):
         return False  # submitted EOIs stay on record; drafts are the partner's to delete
 
-    def revert_disabled(self, request, obj=None):
-        return True  # the content is the partner's, and statuses move only along the workflow
-
-    # The change page saves the review fields: a move with its note, and/or an internal note.
-    def _call_service(self, form, *, change, actor):
-        eoi = self.model._default_manager.get(pk=form.instance.pk)
-        data = form.cleaned_data
+    def call_service(self, form, *, change, actor):
+        """The change page saves the review fields: a move with its note, and/or an internal note."""
+        eoi, data = form.instance, form.cleaned_data
         try:
             if data.get("transition"):
                 eoi = services.eoi_transition(
@@ -618,13 +575,11 @@ class ExpressionOfInterestAdmin(ServiceAdmin):
             if data.get("internal_note"):
                 services.review_note_add(eoi=eoi, actor=actor, text=data["internal_note"])
         except ValidationError as error:
-            if hasattr(error, "error_dict"):
-                raise ValidationError(
-                    {REVIEW_ERROR_FIELDS.get(field, field): errors for field, errors in error.error_dict.items()}
-                ) from None
-            raise
-        except PermissionDenied as error:
-            raise ValidationError(str(error)) from None
+            if not hasattr(error, "error_dict"):
+                raise
+            raise ValidationError(
+                {REVIEW_ERROR_FIELDS.get(field, field): errors for field, errors in error.error_dict.items()}
+            ) from None
         return eoi
 
     def save_formset(self, request, form, formset, change):
@@ -691,10 +646,11 @@ class CommitmentStageAdmin(ServiceAdmin):
 
     list_display = ["order", "code", "name_en", "name_zh", "probability"]
     list_display_links = ["code"]
-    fields = ["code", "order", "name_en", "name_zh", "probability", "version", "updated"]
+    fields = ["code", "order", *services.STAGE_FIELDS, "version", "updated"]
     readonly_fields = ["code", "order", "version", "updated"]
     update_service = services.commitment_stage_update
     service_object_name = "stage"
+    service_fields = services.STAGE_FIELDS
 
     def has_add_permission(self, request):
         return False
@@ -727,6 +683,7 @@ class CommitmentAdmin(ServiceAdmin):
     update_service = services.commitment_update
     delete_service = services.commitment_delete
     service_object_name = "commitment"
+    service_fields = services.COMMITMENT_FIELDS
 
     def get_queryset(self, request):
         return super().get_queryset(request).with_weighted()

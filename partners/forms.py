@@ -1,36 +1,61 @@
 """Forms of the partner portal: an expression of interest, an attachment, an invitation and its acceptance.
 
-Forms turn the request into typed values and check what a single field can check; the rules between fields and
-the workflow stay in `partners.services`, whose errors the views put back on these forms.
+Forms turn the request into typed values; the rules are the model's (its constraints, checked by the ModelForm as
+by the services' `full_clean`) and `partners.services`' (between fields, and the workflow), whose errors the views
+put back on these forms. The EOI form's fields are the services' own list (`services.EOI_FIELDS`).
 """
-
-from decimal import Decimal
 
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import F
+from django.db.models import CheckConstraint, F, Q
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
 from planning.models import FacilityType, Parcel, Phase
 
 from .models import ExpressionOfInterest, Membership
+from .services import EOI_FIELDS
 from .uploads import ALLOWED
 
 ACCEPT = ",".join(sorted({".jpeg", *(extension for extension, _label in ALLOWED.values())}))
-EOI_FIELDS = [
-    "facility_type",
-    "preferred_phase",
-    "preferred_parcel",
-    "gfa_m2",
-    "capacity",
-    "jobs",
-    "investment_hkd_m",
-    "wanted_start",
-    "description",
-    "language",
-]
+
+
+def one_field_constraints(model) -> dict[str, str]:
+    """The violation message of each of the model's check constraints on a single field, and that field."""
+    fields = {}
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, CheckConstraint) and isinstance(constraint.condition, Q):
+            names = constraint.condition.referenced_base_fields
+            if len(names) == 1:
+                fields[str(constraint.get_violation_error_message())] = next(iter(names))
+    return fields
+
+
+def show_constraints_on_fields(form: forms.ModelForm) -> None:
+    """Move the model's refusals of one field's value from the top of the form to that field.
+
+    Django reports every check constraint for the whole row; a constraint on one field (GFA more than 0, say) reads
+    better next to that field, as the form's own field errors do.
+    """
+    if NON_FIELD_ERRORS not in form.errors:
+        return
+    on_fields = one_field_constraints(form._meta.model)
+    kept, moved = [], []
+    for error in form.errors[NON_FIELD_ERRORS].as_data():
+        field = on_fields.get(" ".join(error))
+        if field in form.fields:
+            moved.append((field, error))
+        else:
+            kept.append(error)
+    if not moved:
+        return
+    if kept:
+        form.errors[NON_FIELD_ERRORS] = form.error_class(kept, error_class="nonfield", renderer=form.renderer)
+    else:
+        del form.errors[NON_FIELD_ERRORS]
+    for field, error in moved:
+        form.add_error(field, error)
 
 
 def add_service_errors(form: forms.BaseForm, error: ValidationError, *, keep_existing: bool = False) -> None:
@@ -168,23 +193,12 @@ class EOIForm(forms.ModelForm):
         self.parcel_groups = _parcel_groups(shown, several_campuses=self._several_campuses)
         self.fields["preferred_parcel"].choices = [("", "---------"), *self.parcel_groups]
 
-    def clean_gfa_m2(self) -> Decimal | None:
-        value = self.cleaned_data["gfa_m2"]
-        if value is not None and value <= 0:
-            raise ValidationError(_("GFA must be more than 0 m²."))
-        return value
-
-    def clean_capacity(self) -> Decimal | None:
-        value = self.cleaned_data["capacity"]
-        if value is not None and value <= 0:
-            raise ValidationError(_("Capacity must be more than 0."))
-        return value
-
-    def clean_investment_hkd_m(self) -> Decimal | None:
-        value = self.cleaned_data["investment_hkd_m"]
-        if value is not None and value < 0:
-            raise ValidationError(_("Investment cannot be negative."))
-        return value
+    def full_clean(self):
+        super().full_clean()
+        # The model's constraints (GFA and capacity more than 0, investment not negative) are checked by the
+        # ModelForm like the services' `full_clean` checks them; each is shown on its field.
+        if self.is_bound:
+            show_constraints_on_fields(self)
 
     def chosen_facility_type(self) -> FacilityType | None:
         """The facility type the form holds now (submitted or saved), to name the capacity unit."""

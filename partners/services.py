@@ -137,6 +137,20 @@ def membership_set(
 
 
 @transaction.atomic
+def membership_role_update(*, membership: Membership, actor: "User | None", role: str) -> Membership:
+    """Change a portal user's role in their organisation (member or organisation admin); the person and the
+    organisation stay. HKSTP staff, or an admin of that organisation, may do it."""
+    membership = lock_for_update(membership)
+    if actor is not None and not (has_role(actor, STAFF) or _is_organisation_admin(actor, membership.organisation_id)):
+        raise PermissionDenied(_("Only HKSTP staff and the organisation's admins can change a member's role."))
+    changed = apply_changes(membership, {"role": role}, editable=("role",))
+    if changed:
+        membership.full_clean()
+        save_audited(membership, actor=actor, update_fields=changed)
+    return membership
+
+
+@transaction.atomic
 def membership_remove(*, membership: Membership, actor: "User | None") -> None:
     """Take a person out of their organisation: the account stays, without portal access."""
     membership = lock_for_update(membership)

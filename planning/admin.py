@@ -1,9 +1,8 @@
 """The admin of planning data for HKSTP staff: every write through `planning.services`, history on every model."""
 
 from django import forms
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.core.exceptions import ValidationError
-from django.db import transaction
 from django.template.loader import render_to_string
 from django.utils.formats import number_format
 from django.utils.html import format_html
@@ -38,6 +37,7 @@ class CampusAdmin(ServiceAdmin):
     create_service = services.campus_create
     update_service = services.campus_update
     service_object_name = "campus"
+    service_fields = services.CAMPUS_FIELDS
 
     def has_delete_permission(self, request, obj=None):
         return False  # a campus with a plan is never deleted from the admin
@@ -65,6 +65,7 @@ class PhaseAdmin(ServiceAdmin):
     update_service = services.phase_update
     delete_service = services.phase_delete
     service_object_name = "phase"
+    service_fields = services.PHASE_FIELDS
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -130,21 +131,14 @@ class PhaseAdmin(ServiceAdmin):
         return m2(phase.gfa_m2)
 
 
-class _DryRun(Exception):
-    pass
-
-
 class FacilityInlineFormSet(forms.BaseInlineFormSet):
-    """A parcel's facilities, saved as one change set by `services.parcel_programme_update`.
-
-    On an existing parcel the change set is validated by running that service (with the cap-relevant values of
-    the parcel form) inside a savepoint that is rolled back, so its refusals (the GFA cap on the result, the guards
-    of other apps) show on the form before anything is saved. A new parcel has only new facilities: their total is
-    checked against the cap of the parcel as entered.
+    """A parcel's facilities, saved as one change set by `services.parcel_programme_update` (the GFA cap checked
+    once, on the result) when the formset is validated: after the parcel form's own service has saved the parcel,
+    inside the admin's transaction (`core.admin`). So a refusal shows on the formset, and the whole save is undone.
     """
 
-    # The parcel fields the GFA cap depends on: changed in the same form, they count in the check of the change set.
-    CAP_FIELDS = ("geometry", "surveyed_area_m2", "max_plot_ratio")
+    actor = None  # the signed-in user (`FacilityInline.get_formset`)
+    result: services.Programme | None = None  # what the service did, for the admin's change message
 
     def programme(self) -> dict:
         """The formset's changes as the keyword arguments `create`, `update`, `delete` of the programme service."""
@@ -166,45 +160,13 @@ class FacilityInlineFormSet(forms.BaseInlineFormSet):
 
     def clean(self):
         super().clean()
-        if any(self.errors):
-            return
-        parcel = self.instance
-        if parcel.pk is None:
-            self._dry_run_new_parcel(parcel)
-            return
+        if any(self.errors) or self.instance.pk is None:
+            return  # each row shows its own errors; a new parcel its form refused has nothing to add facilities to
         programme = self.programme()
-        stored = Parcel.objects.get(pk=parcel.pk)
-        parcel_changes = {
-            name: getattr(parcel, name) for name in self.CAP_FIELDS if getattr(parcel, name) != getattr(stored, name)
-        }
-        if not (parcel_changes or any(programme.values())):
+        if not any(programme.values()):
             return
         try:
-            with transaction.atomic():
-                services.parcel_programme_update(parcel=stored, actor=None, parcel_changes=parcel_changes, **programme)
-                raise _DryRun
-        except _DryRun:
-            pass
-        except ValidationError as error:
-            raise ValidationError(error.messages) from None
-
-    def _dry_run_new_parcel(self, parcel):
-        """A new parcel's facilities checked by the services themselves (the GFA cap is theirs alone): the parcel is
-        created and given its programme inside a savepoint that is rolled back."""
-        programme = self.programme()
-        if parcel.campus_id is None or not programme["create"]:
-            return  # the parcel form reports a missing campus; no facilities, nothing to check here
-        fields = {name: getattr(parcel, name) for name in set(services.PARCEL_FIELDS) - {"campus"}}
-        try:
-            with transaction.atomic():
-                try:
-                    created = services.parcel_create(actor=None, campus=parcel.campus, **fields)
-                except ValidationError:
-                    raise _DryRun from None  # the parcel's own refusals show on the parcel form when it is saved
-                services.parcel_programme_update(parcel=created, actor=None, **programme)
-                raise _DryRun
-        except _DryRun:
-            pass
+            self.result = services.parcel_programme_update(parcel=self.instance, actor=self.actor, **programme)
         except ValidationError as error:
             raise ValidationError(error.messages) from None
 
@@ -212,9 +174,14 @@ class FacilityInlineFormSet(forms.BaseInlineFormSet):
 class FacilityInline(admin.TabularInline):
     model = Facility
     formset = FacilityInlineFormSet
-    fields = ["name", "facility_type", "gfa_m2", "capacity", "status", "planned_completion", "delivery_model"]
+    fields = [name for name in services.FACILITY_FIELDS if name != "parcel"]
     extra = 0
     show_change_link = True
+
+    def get_formset(self, request, obj=None, **kwargs):
+        formset = super().get_formset(request, obj, **kwargs)  # a class of its own for this request
+        formset.actor = request.user
+        return formset
 
 
 @admin.register(Parcel)
@@ -244,7 +211,7 @@ class ParcelAdmin(ServiceAdmin):
     update_service = services.parcel_update
     delete_service = services.parcel_delete
     service_object_name = "parcel"
-    update_excluded_fields = ("campus",)
+    service_fields = services.PARCEL_FIELDS
 
     def get_queryset(self, request):
         return super().get_queryset(request).select_related("phase", "campus").with_gfa()
@@ -274,20 +241,11 @@ class ParcelAdmin(ServiceAdmin):
     def save_formset(self, request, form, formset, change):
         if formset.model is not Facility:
             return super().save_formset(request, form, formset, change)
-        # One change set under the parcel's lock, the cap checked once on the result (validated in the formset's
-        # clean; a refusal here means someone changed the parcel in between: nothing is saved, and the user is told).
-        programme = formset.programme()
-        formset.new_objects, formset.changed_objects, formset.deleted_objects = [], [], []
-        if not any(programme.values()):
-            return
-        try:
-            result = services.parcel_programme_update(parcel=form.instance, actor=request.user, **programme)
-        except ValidationError as error:
-            self.message_user(request, " ".join(error.messages), messages.ERROR)
-            transaction.set_rollback(True)
-            return
-        formset.new_objects, formset.changed_objects = result.created, result.changed
-        formset.deleted_objects = result.deleted
+        # Saved when the formset was validated (`FacilityInlineFormSet`); what it did goes into the change message.
+        result = formset.result
+        formset.new_objects = result.created if result else []
+        formset.changed_objects = result.changed if result else []
+        formset.deleted_objects = result.deleted if result else []
 
 
 @admin.register(FacilityType)
@@ -311,6 +269,7 @@ class FacilityTypeAdmin(ServiceAdmin):
     update_service = services.facility_type_update
     delete_service = services.facility_type_delete
     service_object_name = "facility_type"
+    service_fields = services.FACILITY_TYPE_FIELDS
 
 
 @admin.register(Facility)
@@ -324,6 +283,7 @@ class FacilityAdmin(ServiceAdmin):
     update_service = services.facility_update
     delete_service = services.facility_delete
     service_object_name = "facility"
+    service_fields = services.FACILITY_FIELDS
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -360,6 +320,7 @@ class UtilityCapacityAdmin(ServiceAdmin):
     update_service = services.utility_capacity_update
     delete_service = services.utility_capacity_delete
     service_object_name = "utility"
+    service_fields = services.UTILITY_FIELDS
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -381,6 +342,7 @@ class MilestoneAdmin(ServiceAdmin):
     update_service = services.milestone_update
     delete_service = services.milestone_delete
     service_object_name = "milestone"
+    service_fields = (*services.MILESTONE_FIELDS, "predecessors")  # the services take the predecessors too
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -489,8 +451,8 @@ class ReadinessCriterionSettingAdmin(ServiceAdmin):
         }
         return type(form_class.__name__, (form_class,), extra)
 
-    def _service_data(self, form, *, change: bool) -> dict:
-        data = super()._service_data(form, change=change)
+    def service_data(self, form, *, change: bool) -> dict:
+        data = super().service_data(form, change=change)
         _criterion, declared = self._declared_targets(form.instance)
         changed = {
             name: form.cleaned_data[TARGET_FIELD.format(name)]

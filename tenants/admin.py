@@ -24,7 +24,7 @@ class AllocationInline(admin.TabularInline):
     """A tenant's allocations, read-only here: each is changed on its own page, through the service."""
 
     model = SpaceAllocation
-    fields = ["facility", "gfa_m2", "status", "start", "end"]
+    fields = [name for name in services.ALLOCATION_FIELDS if name != "tenant"]
     readonly_fields = fields
     extra = 0
     can_delete = False
@@ -54,6 +54,7 @@ class TenantAdmin(ServiceAdmin):
     create_service = services.tenant_for_organisation
     update_service = services.tenant_update
     service_object_name = "tenant"
+    service_fields = services.TENANT_FIELDS
 
     def get_queryset(self, request):
         return (
@@ -67,8 +68,8 @@ class TenantAdmin(ServiceAdmin):
 
     def get_fields(self, request, obj=None):
         if obj is None:
-            return ["organisation"]
-        return ["organisation", "notes", "version", "created", "updated"]
+            return ["organisation"]  # what `tenant_for_organisation` takes
+        return ["organisation", *self.service_fields, "version", "created", "updated"]
 
     def get_readonly_fields(self, request, obj=None):
         if obj is None:
@@ -118,6 +119,7 @@ class SpaceAllocationAdmin(ServiceAdmin):
     update_service = services.allocation_update
     delete_service = services.allocation_delete
     service_object_name = "allocation"
+    service_fields = services.ALLOCATION_FIELDS
 
     @admin.display(description=_("parcel"), ordering="facility__parcel__code")
     def parcel(self, allocation):

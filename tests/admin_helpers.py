@@ -5,7 +5,7 @@ def form_data(response) -> dict:
     """The POST data a browser would send back for an admin change form (and its inlines), as rendered."""
     data = {}
     forms = [response.context["adminform"].form]
-    for inline in response.context["inline_admin_formsets"]:
+    for inline in response.context.get("inline_admin_formsets", []):
         formset = inline.formset
         forms.extend(formset.forms)
         forms.append(formset.management_form)

@@ -1,5 +1,5 @@
 """Fixtures shared by the whole suite: users per role, API clients, two organisations and a partner, the demo campus
-(per test, or once per module for modules that only read it)."""
+(per test, or once per module or class for tests that only read it)."""
 
 import io
 
@@ -114,6 +114,16 @@ def demo_once(django_db_setup, django_db_blocker):
     of the module (marked `django_db`, not `transaction=True`) runs in a savepoint inside it, so what a test writes
     is still undone after that test. Loading the demo takes seconds; a module pays it once.
     """
+    yield from _demo_in_an_open_transaction(django_db_blocker)
+
+
+@pytest.fixture(scope="class")
+def demo_once_per_class(django_db_setup, django_db_blocker):
+    """`demo_once` for one test class, in a module whose other tests need a database without the demo."""
+    yield from _demo_in_an_open_transaction(django_db_blocker)
+
+
+def _demo_in_an_open_transaction(django_db_blocker):
     with django_db_blocker.unblock(), transaction.atomic():
         yield load_demo()
         transaction.set_rollback(True)

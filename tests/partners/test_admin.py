@@ -6,6 +6,7 @@ import datetime
 from decimal import Decimal
 
 import pytest
+from django.contrib import admin
 from django.contrib.auth.models import Group
 from django.contrib.messages import get_messages
 from django.core import mail
@@ -17,6 +18,7 @@ from django.utils import timezone
 
 from core.roles import PARTNER
 from partners import services
+from partners.admin import CommitmentStageAdmin, ExpressionOfInterestAdmin
 from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, Invitation, Membership, ReviewNote
 from tests.admin_helpers import form_data
 from tests.factories import (
@@ -532,7 +534,7 @@ def test_an_organisation_change_goes_through_the_service_and_the_inline_adds_no_
     assert "staff-t" in history and "Ada Chan" in history
 
 
-def test_a_member_role_change_goes_through_membership_set(admin_client, staff_user):
+def test_a_member_role_change_goes_through_membership_role_update(admin_client, staff_user):
     organisation = OrganisationFactory()
     member = partner_user(organisation)
     url = f"/admin/partners/organisation/{organisation.pk}/change/"
@@ -593,7 +595,7 @@ def test_staff_invite_an_organisation_s_first_person_from_its_page(
     assert admin_client.get("/admin/partners/organisation/999999/invite/").status_code == 404
 
 
-def test_membership_admin_adds_and_changes_roles_through_membership_set(admin_client, staff_user):
+def test_membership_admin_adds_through_membership_set_and_changes_roles_through_its_update(admin_client, staff_user):
     organisation = OrganisationFactory()
     person = UserFactory(username="person")
     elsewhere = partner_user(OrganisationFactory())
@@ -716,3 +718,67 @@ def test_a_staff_user_without_the_staff_role_is_refused_by_the_service(client):
     eoi.refresh_from_db()
     assert eoi.status == Status.SUBMITTED
     assert any("Only HKSTP staff can take the step" in message for message in messages_of(response))
+
+
+# --- the admin's fields are the services' (core.admin.ServiceAdmin's system check) ---------------------------------
+
+
+def test_every_admin_shows_each_field_its_services_take_once():
+    assert [error for error in admin.site.check(None) if error.id.startswith("core.")] == []
+
+
+class DriftedEOIAdmin(ExpressionOfInterestAdmin):
+    """The EOI fields grouped wrongly: GFA twice, jobs left out, and the status editable."""
+
+    fieldsets = [
+        (None, {"fields": ["organisation", "status", "language", "gfa_m2"]}),
+        (
+            "What",
+            {
+                "fields": [
+                    ("facility_type", "gfa_m2"),
+                    "capacity",
+                    "preferred_phase",
+                    "preferred_parcel",
+                    "investment_hkd_m",
+                    "wanted_start",
+                    "description",
+                ]
+            },
+        ),
+    ]
+    readonly_fields = ["organisation"]
+
+
+class DriftedStageAdmin(CommitmentStageAdmin):
+    """A rung's fields listed without its Chinese name, and its order editable."""
+
+    fields = ["code", "order", "name_en", "probability"]
+    readonly_fields = ["code"]
+
+
+@pytest.mark.parametrize(
+    ("admin_class", "model", "expected"),
+    [
+        (
+            DriftedEOIAdmin,
+            ExpressionOfInterest,
+            {
+                ("core.E001", "'gfa_m2', a field the services take, appears 2 times in the admin's fields."),
+                ("core.E001", "'jobs', a field the services take, appears 0 times in the admin's fields."),
+                ("core.E002", "'status' is editable in the admin, but the services do not take it."),
+            },
+        ),
+        (
+            DriftedStageAdmin,
+            CommitmentStage,
+            {
+                ("core.E001", "'name_zh', a field the services take, appears 0 times in the admin's fields."),
+                ("core.E002", "'order' is editable in the admin, but the services do not take it."),
+            },
+        ),
+    ],
+)
+def test_an_admin_whose_fields_drift_from_its_services_fails_the_check(admin_class, model, expected):
+    errors = {(error.id, error.msg) for error in admin_class(model, admin.site).check() if error.id.startswith("core.")}
+    assert errors == expected

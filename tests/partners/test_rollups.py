@@ -1,4 +1,5 @@
-"""Roll-ups on the demo campus, checked against figures computed by hand from data/innopole-demo.json."""
+"""Roll-ups on the demo campus, checked against figures computed by hand from data/innopole-demo.json (the demo is
+loaded once for the module: `demo_once`; a test that needs rows of its own adds them and reads only those)."""
 
 from decimal import Decimal
 
@@ -17,7 +18,7 @@ from tests.factories import EOIFactory, ParcelFactory, PhaseFactory, grid_square
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_partners_and_tenants_are_loaded(demo):
+def test_demo_partners_and_tenants_are_loaded(demo_once):
     assert Organisation.objects.count() == 24
     assert MoU.objects.count() == 5
     assert ExpressionOfInterest.objects.count() == 13
@@ -37,7 +38,7 @@ def test_demo_partners_and_tenants_are_loaded(demo):
     ]
 
 
-def test_phase_one_precommitment_and_capital(demo):
+def test_phase_one_precommitment_and_capital(demo_once):
     phase = with_capital_cover(Phase.objects.filter(number=1)).get()
 
     # Lettable GFA: everything but the energy centre (utilities are not lettable).
@@ -50,14 +51,14 @@ def test_phase_one_precommitment_and_capital(demo):
     assert round(phase.capital_cover_pct, 2) == Decimal("27.85")
 
 
-def test_operation_commitments_count_neither_as_occupancy_nor_capital(demo):
+def test_operation_commitments_count_neither_as_occupancy_nor_capital(demo_once):
     parcel = with_commitments(Parcel.objects.filter(code="P1-B"), "parcel").get()
     # Tidewell runs the talent residence (operation); Quorvant funds it (capital); no one occupies it yet.
     assert parcel.weighted_occupancy_gfa_m2 == 0
     assert parcel.weighted_capital_hkd_m == Decimal("1200")
 
 
-def test_facility_level_precommitment_and_occupancy(demo):
+def test_facility_level_precommitment_and_occupancy(demo_once):
     facilities = {f.name: f for f in with_allocations(with_commitments(Facility.objects.all(), "facility"), "facility")}
 
     edge = facilities["Edge Data Hall 1"]
@@ -69,7 +70,7 @@ def test_facility_level_precommitment_and_occupancy(demo):
     assert podium.reserved_gfa_m2 == Decimal("1200")  # Orbisense's waitlisted 900 m² counts nowhere
 
 
-def test_eoi_demand_by_phase_and_status(demo):
+def test_eoi_demand_by_phase_and_status(demo_once):
     phases = {p.number: p for p in with_eoi_demand(Phase.objects.all(), "phase")}
     # Live demand (submitted to accepted), phase 1: Kestrel 4,000 + Nimbrel 8,000 + Quorvant 30,000 + Skyloom 6,000.
     assert phases[1].eoi_demand_gfa_m2 == Decimal("48000")
@@ -85,7 +86,7 @@ def test_eoi_demand_by_phase_and_status(demo):
     }
 
 
-def test_rollups_cost_one_query_whatever_the_number_of_rows(demo):
+def test_rollups_cost_one_query_whatever_the_number_of_rows(demo_once):
     with CaptureQueriesContext(connection) as phases:
         list(with_allocations(with_eoi_demand(with_capital_cover(Phase.objects.all()), "phase"), "phase"))
     with CaptureQueriesContext(connection) as parcels:
@@ -105,7 +106,7 @@ def test_an_eoi_counts_in_its_parcel_s_phase_or_else_in_the_phase_it_names():
     # before the guard may be so): written directly, as such a row would be.
     Parcel.objects.filter(pk=moved.pk).update(phase=None)
 
-    demand = {p.pk: p.eoi_demand_gfa_m2 for p in with_eoi_demand(Phase.objects.all(), "phase")}
+    demand = {p.pk: p.eoi_demand_gfa_m2 for p in with_eoi_demand(Phase.objects.filter(campus=phase.campus), "phase")}
 
     assert demand == {phase.pk: Decimal("100"), other.pk: Decimal("23")}
     assert eoi_demand_by_status(other, "phase") == {"submitted": Decimal("23")}
@@ -157,7 +158,7 @@ def annotated(level: str):
 
 
 @pytest.mark.parametrize("level", ["phase", "parcel", "facility"])
-def test_grouped_figures_equal_the_correlated_annotations(demo, level):
+def test_grouped_figures_equal_the_correlated_annotations(demo_once, level):
     """What the roll-up API serves (one GROUP BY per table for a page) is what the SQL annotations compute."""
     model = {"phase": Phase, "parcel": Parcel, "facility": Facility}[level]
     expected = {row.pk: row for row in annotated(level)}
@@ -181,7 +182,7 @@ def test_grouped_figures_equal_the_correlated_annotations(demo, level):
     assert nonzero == set(FIGURES[level])
 
 
-def test_the_rollup_api_costs_the_same_queries_for_one_phase_or_all(demo, planner, django_assert_num_queries):
+def test_the_rollup_api_costs_the_same_queries_for_one_phase_or_all(demo_once, planner, django_assert_num_queries):
     client = api_client_for(planner)
     # Token and user, roles, the count, the page of phases, then one grouped query per table (facilities,
     # commitments, allocations, EOIs).
@@ -196,7 +197,7 @@ def test_the_rollup_api_costs_the_same_queries_for_one_phase_or_all(demo, planne
     assert first["capital_cover_pct"] == 27.85 and first["eoi_demand_gfa_m2"] == 48000
 
 
-def test_ordering_by_a_figure_orders_every_row_and_gives_the_same_figures(demo, planner):
+def test_ordering_by_a_figure_orders_every_row_and_gives_the_same_figures(demo_once, planner):
     client = api_client_for(planner)
     by_number = {row["id"]: row for row in client.get("/api/v1/rollups/phases/").json()["results"]}
 
@@ -206,7 +207,7 @@ def test_ordering_by_a_figure_orders_every_row_and_gives_the_same_figures(demo, 
     assert {row["id"]: row for row in rows} == by_number
 
 
-def test_a_phase_s_rollup_on_its_own(demo, planner):
+def test_a_phase_s_rollup_on_its_own(demo_once, planner):
     client = api_client_for(planner)
     phase = Phase.objects.get(number=1)
     row = client.get(f"/api/v1/rollups/phases/{phase.pk}/").json()

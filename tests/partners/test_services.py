@@ -325,6 +325,58 @@ def test_removing_a_member_ends_portal_access_but_keeps_the_account(db):
     assert person.is_active
 
 
+class TestMembershipRoleUpdate:
+    def test_staff_make_a_member_an_organisation_admin_with_history(self, staff_user):
+        person = partner_user(OrganisationFactory())
+
+        membership = services.membership_role_update(membership=person.membership, actor=staff_user, role="admin")
+
+        assert Membership.objects.get(user=person).role == "admin"
+        assert membership.history.count() == 2 and membership.history.first().history_user == staff_user
+
+    def test_an_organisation_admin_changes_a_colleague_s_role(self):
+        organisation = OrganisationFactory()
+        admin = partner_user(organisation, role="admin")
+        colleague = partner_user(organisation, role="admin")
+
+        services.membership_role_update(membership=colleague.membership, actor=admin, role="member")
+
+        assert Membership.objects.get(user=colleague).role == "member"
+
+    @pytest.mark.parametrize("who", ["member of the organisation", "admin of another", "planner", "executive"])
+    def test_anyone_else_is_refused_and_nothing_changes(self, who, planner, executive):
+        organisation = OrganisationFactory()
+        person = partner_user(organisation)
+        actor = {
+            "member of the organisation": partner_user(organisation),
+            "admin of another": partner_user(OrganisationFactory(), role="admin"),
+            "planner": planner,
+            "executive": executive,
+        }[who]
+
+        with pytest.raises(PermissionDenied, match="Only HKSTP staff and the organisation's admins"):
+            services.membership_role_update(membership=person.membership, actor=actor, role="admin")
+
+        assert Membership.objects.get(user=person).role == "member"
+        assert person.membership.history.count() == 1
+
+    def test_a_role_that_does_not_exist_is_refused_on_its_field(self, staff_user):
+        person = partner_user(OrganisationFactory())
+
+        with pytest.raises(ValidationError) as refused:
+            services.membership_role_update(membership=person.membership, actor=staff_user, role="owner")
+
+        assert refused.value.message_dict == {"role": ["Value 'owner' is not a valid choice."]}
+        assert Membership.objects.get(user=person).role == "member"
+
+    def test_the_same_role_again_writes_nothing(self, staff_user):
+        person = partner_user(OrganisationFactory(), role="admin")
+
+        services.membership_role_update(membership=person.membership, actor=staff_user, role="admin")
+
+        assert person.membership.history.count() == 1
+
+
 # --- who may be a partner user ----------------------------------------------------------------------------------
 
 

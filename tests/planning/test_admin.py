@@ -12,6 +12,7 @@ from tenants.models import SpaceAllocation
 from tests.admin_helpers import form_data
 from tests.factories import (
     AllocationFactory,
+    CampusFactory,
     CommitmentFactory,
     EOIFactory,
     FacilityFactory,
@@ -135,6 +136,64 @@ def test_adding_a_parcel_in_the_admin(admin_client):
     assert response.status_code == 302, response.context["adminform"].form.errors
     parcel = Parcel.objects.get(code="ADM-1")
     assert float(parcel.computed_area_m2) == pytest.approx(10_000, rel=0.001)
+
+
+def test_an_admin_save_runs_its_service_once(admin_client, staff_user):
+    """Code review, finding 9: each admin save ran its service twice (a rolled-back dry run, then for real), so it
+    took its locks twice and used up two ids of the sequence."""
+    phase = PhaseFactory()
+
+    response = admin_client.post("/admin/planning/parcel/add/", new_parcel_form(phase, "ADM-4", 3, plot_ratio="5"))
+
+    assert response.status_code == 302
+    made = Parcel.objects.get(code="ADM-4")
+    assert made.history.get().history_user == staff_user
+    assert ParcelFactory(phase=phase, geometry=grid_square(4)).pk == made.pk + 1
+
+
+def test_a_new_parcel_the_services_refuse_is_shown_again_unsaved(admin_client):
+    phase = PhaseFactory()
+    ParcelFactory(phase=phase, code="ADM-5", geometry=grid_square(5))
+
+    response = admin_client.post("/admin/planning/parcel/add/", new_parcel_form(phase, "ADM-6", 5, plot_ratio="5"))
+
+    assert response.status_code == 200
+    assert "The parcel overlaps parcel ADM-5" in response.context["adminform"].form.errors["geometry"][0]
+    assert response.context["adminform"].form.instance.pk is None
+    assert not Parcel.objects.filter(code="ADM-6").exists()
+
+
+def test_moving_a_parcel_to_another_campus_is_refused_on_its_field(admin_client):
+    parcel = ParcelFactory()
+    other = CampusFactory()
+    url = f"/admin/planning/parcel/{parcel.pk}/change/"
+    data = form_data(admin_client.get(url))
+    data["campus"] = str(other.pk)
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["campus"] == [
+        "A parcel cannot move to another campus; create it there instead."
+    ]
+    parcel.refresh_from_db()
+    assert parcel.campus_id != other.pk and parcel.version == 1
+
+
+def test_a_past_version_is_shown_but_never_saved_back(admin_client):
+    """Reverting is off (SIMPLE_HISTORY_REVERT_DISABLED): a POST to a past version's page would skip the services."""
+    parcel = ParcelFactory(lot_ref="Lot 1")
+    services.parcel_update(parcel=parcel, actor=None, lot_ref="Lot 2")
+    url = f"/admin/planning/parcel/{parcel.pk}/history/{parcel.history.earliest().history_id}/"
+    page = admin_client.get(url)
+    assert page.status_code == 200 and page.context["adminform"].form["lot_ref"].value() == "Lot 1"
+
+    response = admin_client.post(url, form_data(page))
+
+    assert response.status_code == 403
+    parcel.refresh_from_db()
+    assert (parcel.lot_ref, parcel.version, parcel.history.count()) == ("Lot 2", 2, 2)
+    assert Parcel.objects.count() == 1
 
 
 def test_deleting_a_facility_type_in_use_is_refused_naming_the_facilities(admin_client):

@@ -13,39 +13,52 @@ from planning.models import Campus, Facility, Milestone, Parcel, Phase, UtilityC
 pytestmark = pytest.mark.django_db
 
 
-def test_demo_campus_figures(demo):
-    assert Phase.objects.filter(campus=demo).count() == 4
-    assert Parcel.objects.filter(campus=demo).count() == 18
-    assert Facility.objects.count() == 26
-    assert UtilityCapacity.objects.count() == 9
-    assert Milestone.objects.count() == 20
+class TestTheLoadedDemo:
+    """What seed_demo loads, read only: the demo is loaded once for the class."""
 
-    # Computed in HK1980 Grid, the parcels sum to 20 ha (phase 1: 2.5 ha), within 1 m² per parcel.
-    computed = sum(p.computed_area_m2 for p in Parcel.objects.all())
-    assert abs(computed - 200_000) <= 18
-    phase_one = Phase.objects.with_totals().get(campus=demo, number=1)
-    assert phase_one.site_area_m2 == Decimal("25000")
-    assert abs(sum(p.computed_area_m2 for p in phase_one.parcels.all()) - 25_000) <= 4
+    @pytest.fixture
+    def demo(self, demo_once_per_class):
+        return demo_once_per_class
 
-    # Every parcel's GFA sits at (not above) its plot-ratio cap on the surveyed area.
-    for parcel in Parcel.objects.with_gfa():
-        assert parcel.gfa_m2 <= parcel.gfa_cap_m2, parcel.code
-    assert Parcel.objects.with_gfa().get(code="P1-A").gfa_m2 == Decimal("45000")
+    def test_demo_campus_figures(self, demo):
+        assert Phase.objects.filter(campus=demo).count() == 4
+        assert Parcel.objects.filter(campus=demo).count() == 18
+        assert Facility.objects.count() == 26
+        assert UtilityCapacity.objects.count() == 9
+        assert Milestone.objects.count() == 20
 
+        # Computed in HK1980 Grid, the parcels sum to 20 ha (phase 1: 2.5 ha), within 1 m² per parcel.
+        computed = sum(p.computed_area_m2 for p in Parcel.objects.all())
+        assert abs(computed - 200_000) <= 18
+        phase_one = Phase.objects.with_totals().get(campus=demo, number=1)
+        assert phase_one.site_area_m2 == Decimal("25000")
+        assert abs(sum(p.computed_area_m2 for p in phase_one.parcels.all()) - 25_000) <= 4
 
-def test_demo_warnings_name_the_talent_housing_cap(demo):
-    warnings = {w.code: w for w in selectors.campus_warnings(demo)}
-    assert "1,800 units" in warnings["talent_housing_over_cap"].message
-    assert "1,500 units" in warnings["talent_housing_over_cap"].message
-    assert "phase_area_off_target" not in warnings
-    assert "parcel_area_mismatch" not in warnings
+        # Every parcel's GFA sits at (not above) its plot-ratio cap on the surveyed area.
+        for parcel in Parcel.objects.with_gfa():
+            assert parcel.gfa_m2 <= parcel.gfa_cap_m2, parcel.code
+        assert Parcel.objects.with_gfa().get(code="P1-A").gfa_m2 == Decimal("45000")
 
+    def test_demo_warnings_name_the_talent_housing_cap(self, demo):
+        warnings = {w.code: w for w in selectors.campus_warnings(demo)}
+        assert "1,800 units" in warnings["talent_housing_over_cap"].message
+        assert "1,500 units" in warnings["talent_housing_over_cap"].message
+        assert "phase_area_off_target" not in warnings
+        assert "parcel_area_mismatch" not in warnings
 
-def test_milestones_chain_on_the_previous_one(demo):
-    phase_one = Phase.objects.get(campus=demo, number=1)
-    consent = Milestone.objects.get(phase=phase_one, kind="master_layout_consent")
-    assert [m.kind for m in consent.predecessors.all()] == ["site_handover"]
-    assert not Milestone.objects.get(phase=phase_one, kind="site_handover").predecessors.exists()
+    def test_milestones_chain_on_the_previous_one(self, demo):
+        phase_one = Phase.objects.get(campus=demo, number=1)
+        consent = Milestone.objects.get(phase=phase_one, kind="master_layout_consent")
+        assert [m.kind for m in consent.predecessors.all()] == ["site_handover"]
+        assert not Milestone.objects.get(phase=phase_one, kind="site_handover").predecessors.exists()
+
+    def test_demo_users_get_roles_and_the_demo_password(self, demo):
+        User = get_user_model()
+        for username, group in [("planner", "Planner"), ("executive", "Executive"), ("staff", "Staff")]:
+            user = User.objects.get(username=username)
+            assert list(user.groups.values_list("name", flat=True)) == [group]
+            assert user.check_password("innopole-demo")
+        assert User.objects.get(username="staff").is_staff
 
 
 def test_second_run_changes_nothing(demo):
@@ -58,15 +71,6 @@ def test_second_run_changes_nothing(demo):
     assert history_rows() == before
     summary = out.getvalue()
     assert "unchanged" in summary and "created" not in summary and "updated" not in summary, summary
-
-
-def test_demo_users_get_roles_and_the_demo_password(demo, monkeypatch):
-    User = get_user_model()
-    for username, group in [("planner", "Planner"), ("executive", "Executive"), ("staff", "Staff")]:
-        user = User.objects.get(username=username)
-        assert list(user.groups.values_list("name", flat=True)) == [group]
-        assert user.check_password("innopole-demo")
-    assert User.objects.get(username="staff").is_staff
 
 
 def test_password_from_the_environment(db, settings, monkeypatch):
