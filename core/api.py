@@ -73,7 +73,7 @@ def exception_handler(exc, context):
         exc = ValidationError(detail=detail)
     if isinstance(exc, ConflictError):
         return Response(
-            {"detail": str(exc), "current_version": exc.current_version, "code": "conflict"},
+            {"detail": str(exc), "code": "conflict", "current_version": exc.current_version, **exc.as_dict()},
             status=status.HTTP_409_CONFLICT,
         )
     return drf_exception_handler(exc, context)

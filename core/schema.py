@@ -37,13 +37,43 @@ def conflict() -> ResolvedComponent:
         object="innopole.Conflict",
         schema={
             "type": "object",
-            "description": "The row was changed by someone else since the version sent; read it again and retry.",
+            "description": (
+                "The row was changed by someone else since the version sent; read it again and retry. Who changed "
+                "it, when and what changed come from the row's history (null and empty when it has none)."
+            ),
             "properties": {
-                "detail": {"type": "string"},
+                "detail": {
+                    "type": "string",
+                    "description": "A sentence naming who changed the row, when, and what changed.",
+                },
                 "current_version": {"type": "integer"},
                 "code": {"type": "string", "description": "Always `conflict`."},
+                "changed_by": {
+                    "type": "string",
+                    "nullable": True,
+                    "description": "Who made the last change since the version sent (null: the system).",
+                },
+                "changed_at": {
+                    "type": "string",
+                    "format": "date-time",
+                    "nullable": True,
+                    "description": "When that change was made.",
+                },
+                "changes": {
+                    "type": "array",
+                    "description": "Each field that differs between the version sent and the current one.",
+                    "items": {
+                        "type": "object",
+                        "properties": {
+                            "field": {"type": "string", "description": "The field's label."},
+                            "old": {"type": "string", "description": "Its value in the version sent, as shown."},
+                            "new": {"type": "string", "description": "Its value now, as shown."},
+                        },
+                        "required": ["field", "old", "new"],
+                    },
+                },
             },
-            "required": ["detail", "current_version", "code"],
+            "required": ["detail", "current_version", "code", "changed_by", "changed_at", "changes"],
         },
     )
 

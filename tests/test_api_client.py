@@ -123,6 +123,10 @@ def test_generated_client_signs_in_creates_changes_and_deletes_a_parcel(generate
     # The schema documents the conflict body, so the typed client hands it over instead of None.
     assert isinstance(stale.parsed, models.Conflict)
     assert stale.parsed.current_version == created.version + 1
+    # Who changed it, when and what, typed too.
+    assert stale.parsed.changed_by == "integrator"
+    assert stale.parsed.changed_at is not None
+    assert [(c.field, c.old, c.new) for c in stale.parsed.changes] == [("Lot reference", "—", "STT Lot 1")]
 
     # A refusal is documented too: the field errors arrive as a typed body.
     overlapping = api(generated_client, "v1_parcels_create").sync(
