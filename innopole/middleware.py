@@ -1,5 +1,8 @@
 """Project-wide middleware: sign-in required by default, the Content Security Policy header, request body limits."""
 
+import re
+from urllib.parse import urlsplit
+
 from django.conf import settings
 from django.contrib.auth import middleware as auth_middleware
 from django.http import JsonResponse
@@ -22,8 +25,40 @@ class LoginRequiredMiddleware(auth_middleware.LoginRequiredMiddleware):
         return super().process_view(request, view_func, view_args, view_kwargs)
 
 
+def basemap_image_sources() -> list[str]:
+    """The origins the map's basemap loads images from: the tile server of settings.BASEMAP_TILE_URL (a `{s}`
+    subdomain becomes a wildcard) and any image in settings.BASEMAP_ATTRIBUTION (the provider's logo)."""
+    if not settings.BASEMAP_TILE_URL:
+        return []
+    sources = []
+    urls = [settings.BASEMAP_TILE_URL, *re.findall(r"""<img[^>]+src=["']([^"']+)""", settings.BASEMAP_ATTRIBUTION)]
+    for url in urls:
+        parts = urlsplit(url.replace("{s}", "subdomain"))
+        if parts.scheme in ("https", "http") and parts.netloc:
+            origin = f"{parts.scheme}://{parts.netloc}".replace("://subdomain.", "://*.")
+            if origin not in sources:
+                sources.append(origin)
+    return sources
+
+
+def with_image_sources(policy: str, sources: list[str]) -> str:
+    """The policy with `sources` added to its img-src directive (one made from default-src when it has none)."""
+    if not sources:
+        return policy
+    directives = [directive.strip() for directive in policy.split(";") if directive.strip()]
+    for index, directive in enumerate(directives):
+        if directive.split()[0] == "img-src":
+            directives[index] = " ".join([directive, *sources])
+            break
+    else:
+        default = next((d.split()[1:] for d in directives if d.split()[0] == "default-src"), [])
+        directives.append(" ".join(["img-src", *default, *sources]))
+    return "; ".join(directives)
+
+
 class ContentSecurityPolicyMiddleware:
-    """Sends the CSP of settings.CONTENT_SECURITY_POLICY unless a view set its own."""
+    """Sends the CSP of settings.CONTENT_SECURITY_POLICY unless a view set its own; with a basemap configured, its
+    tile server (and the logo in its attribution) may serve images too."""
 
     def __init__(self, get_response):
         self.get_response = get_response
@@ -31,7 +66,8 @@ class ContentSecurityPolicyMiddleware:
     def __call__(self, request):
         response = self.get_response(request)
         if settings.CONTENT_SECURITY_POLICY and "Content-Security-Policy" not in response:
-            response["Content-Security-Policy"] = settings.CONTENT_SECURITY_POLICY
+            policy = with_image_sources(settings.CONTENT_SECURITY_POLICY, basemap_image_sources())
+            response["Content-Security-Policy"] = policy
         return response
 
 

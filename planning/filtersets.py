@@ -1,6 +1,7 @@
 """One FilterSet per listed planning model, shared by the API and the pages."""
 
 import django_filters
+from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
@@ -23,10 +24,18 @@ class ParcelFilterSet(django_filters.FilterSet):
     phase_number = django_filters.NumberFilter(field_name="phase__number", label=_("phase number"))
     reserve = django_filters.BooleanFilter(field_name="phase", lookup_expr="isnull", label=_("in reserve"))
     code = django_filters.CharFilter(lookup_expr="iexact", label=_("code"))
+    facility_type = django_filters.CharFilter(
+        method="filter_facility_type", label=_("facility type code present (at least one facility of that type)")
+    )
 
     class Meta:
         model = Parcel
         fields = {"campus": ["exact"], "phase": ["exact"], "land_status": ["exact"], "zoning": ["exact"]}
+
+    def filter_facility_type(self, queryset, name, value):
+        # EXISTS rather than a join: a parcel with two facilities of the type stays one row.
+        facilities = Facility.objects.filter(parcel=OuterRef("pk"), facility_type__code=value)
+        return queryset.filter(Exists(facilities))
 
 
 class FacilityTypeFilterSet(django_filters.FilterSet):

@@ -12,12 +12,13 @@ from decimal import Decimal
 from functools import lru_cache
 
 import shapely
+import shapely.ops
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured, ValidationError
 from django.utils.translation import gettext as _
 from pyproj import Transformer
 from pyproj.exceptions import ProjError
-from shapely.geometry import Polygon
+from shapely.geometry import LineString, Point, Polygon
 from shapely.geometry.polygon import orient
 from shapely.validation import explain_validity
 
@@ -132,12 +133,19 @@ def to_geojson(polygon) -> dict:
     return {"type": "Polygon", "coordinates": [[list(point) for point in _normal_ring(ring)] for ring in rings]}
 
 
+def _finite(number: int | float) -> bool:
+    try:
+        return math.isfinite(number)
+    except OverflowError:  # an integer too large for a float (JSON allows any length) is as unusable as infinity
+        return False
+
+
 def _position(value, where: str) -> tuple[float, float]:
     if not isinstance(value, list | tuple) or len(value) < 2:
         raise ValidationError(_("%(where)s is not a [longitude, latitude] pair.") % {"where": where})
     lon, lat = value[0], value[1]
     for number in (lon, lat):
-        if isinstance(number, bool) or not isinstance(number, int | float) or not math.isfinite(number):
+        if isinstance(number, bool) or not isinstance(number, int | float) or not _finite(number):
             raise ValidationError(_("%(where)s has a coordinate that is not a finite number.") % {"where": where})
     if not (-180 <= lon <= 180 and -90 <= lat <= 90):
         raise ValidationError(
@@ -217,3 +225,127 @@ def overlap_m2(a: Polygon, b: Polygon) -> float:
     if not a.intersects(b):
         return 0.0
     return to_grid(a).intersection(to_grid(b)).area
+
+
+# --- split lines and merges (planning.services.parcel_split / parcel_merge) -------------------------------------
+
+# Boundaries closer than this are one boundary: stored positions are rounded (9 decimals, about 0.1 mm) and shared
+# edges drawn by snapping or surveyed separately differ by a few centimetres.
+SNAP_M = 0.05
+# Two parcels are merged only when they share at least this much boundary; less is a touch at a corner.
+MIN_SHARED_EDGE_M = 1.0
+# A vertex this close to the straight line between its neighbours is no corner (a straight edge in the grid bends
+# by about 1 mm in 500 m in WGS84, where edges are straight).
+STRAIGHT_M = 0.001
+# Cuts and unions are made in WGS84, on the stored positions, so every vertex that is not cut keeps its stored
+# position exactly and edges shared with neighbours stay shared (a round trip through the grid moves a position by
+# up to about 0.5 mm). Lengths and areas are still measured in the grid. A snapping tolerance in metres becomes
+# degrees with the shorter degree in Hong Kong (of longitude: about 102.8 km at 22.6° N), so it is at least as long
+# on the ground in every direction.
+METRES_PER_DEGREE = 102_000
+
+
+def _inside_hong_kong(geometry) -> bool:
+    min_lon, min_lat, max_lon, max_lat = HONG_KONG_BOUNDS
+    bounds = geometry.bounds
+    return min_lon <= bounds[0] and min_lat <= bounds[1] and bounds[2] <= max_lon and bounds[3] <= max_lat
+
+
+def _bounds() -> dict[str, float]:
+    min_lon, min_lat, max_lon, max_lat = HONG_KONG_BOUNDS
+    return {"min_lon": min_lon, "max_lon": max_lon, "min_lat": min_lat, "max_lat": max_lat}
+
+
+def parse_line(value) -> LineString:
+    """Check a GeoJSON LineString in WGS84 and return it as a shapely LineString at the stored precision.
+
+    Refused: anything that is not a LineString object, fewer than two different positions, coordinates that are
+    not numbers or not WGS84, and a line that is not wholly inside Hong Kong.
+    """
+    if not isinstance(value, dict):
+        raise ValidationError(_("Expected a GeoJSON object of type LineString."))
+    if value.get("type") != "LineString":
+        raise ValidationError(
+            _("Expected a GeoJSON LineString, got type %(type)s.") % {"type": repr(value.get("type"))[:40]}
+        )
+    positions = value.get("coordinates")
+    if not isinstance(positions, list):
+        raise ValidationError(_("A LineString needs 'coordinates': a list of positions."))
+    if len(positions) > MAX_VERTICES:
+        raise ValidationError(_("A line may have at most %(max)s positions.") % {"max": MAX_VERTICES})
+    points: list[tuple[float, float]] = []
+    for index, position in enumerate(positions):
+        lon, lat = _position(position, _("Position %(i)s of the line") % {"i": index + 1})
+        point = (round(lon, DECIMALS), round(lat, DECIMALS))
+        if not points or point != points[-1]:
+            points.append(point)
+    if len(points) < 2:
+        raise ValidationError(_("A line needs at least two different positions."))
+    line = LineString(points)
+    if not _inside_hong_kong(line):
+        raise ValidationError(
+            _(
+                "The line lies outside Hong Kong (longitude %(min_lon)s–%(max_lon)s E, "
+                "latitude %(min_lat)s–%(max_lat)s N)."
+            )
+            % _bounds()
+        )
+    return line
+
+
+def parse_point(value) -> Point:
+    """Check a GeoJSON Point in WGS84 inside Hong Kong and return it as a shapely Point."""
+    if not isinstance(value, dict):
+        raise ValidationError(_("Expected a GeoJSON object of type Point."))
+    if value.get("type") != "Point":
+        raise ValidationError(
+            _("Expected a GeoJSON Point, got type %(type)s.") % {"type": repr(value.get("type"))[:40]}
+        )
+    point = Point(_position(value.get("coordinates"), _("The point")))
+    if not _inside_hong_kong(point):
+        raise ValidationError(
+            _(
+                "The point lies outside Hong Kong (longitude %(min_lon)s–%(max_lon)s E, "
+                "latitude %(min_lat)s–%(max_lat)s N)."
+            )
+            % _bounds()
+        )
+    return point
+
+
+def split_polygon(polygon: Polygon, line: LineString) -> list[Polygon]:
+    """The pieces `line` cuts `polygon` into, largest first: one piece when the line does not cut it through."""
+    pieces = [piece for piece in shapely.ops.split(polygon, line).geoms if isinstance(piece, Polygon)]
+    return sorted(pieces, key=lambda piece: piece.area, reverse=True)
+
+
+def distance_m(a, b) -> float:
+    """The shortest distance between two geometries on the ground, in metres (0 when they touch or overlap)."""
+    return to_grid(a).distance(to_grid(b))
+
+
+def shared_edge_m(a: Polygon, b: Polygon) -> float:
+    """How many metres of `a`'s boundary run along `b`'s (within SNAP_M): 0 apart, about 0 at a corner."""
+    return to_grid(a).boundary.intersection(to_grid(b).boundary.buffer(SNAP_M)).length
+
+
+def union_along_edge(a: Polygon, b: Polygon) -> Polygon | None:
+    """Two polygons that share an edge as one polygon, or None when they share less than MIN_SHARED_EDGE_M of
+    boundary (they touch at a corner, or not at all).
+
+    `b` is first snapped to `a` within SNAP_M, so an edge the two share up to rounding becomes one edge; holes that
+    rounding still leaves along it (slivers under TOLERANCE_M2) are filled, and vertices left on straight edges
+    dropped. A real hole stays a hole.
+    """
+    if shared_edge_m(a, b) < MIN_SHARED_EDGE_M:
+        return None
+    snapped = shapely.snap(b, a, SNAP_M / METRES_PER_DEGREE)
+    if not snapped.is_valid:
+        snapped = shapely.make_valid(snapped)
+    union = shapely.unary_union([a, snapped])
+    if not isinstance(union, Polygon):
+        return None
+    holes = [hole for hole in union.interiors if to_grid(Polygon(hole)).area >= TOLERANCE_M2]
+    # Where the edge they shared met the outline, the outline keeps a vertex on a straight edge: drop it.
+    merged = Polygon(union.exterior, holes).simplify(STRAIGHT_M / METRES_PER_DEGREE, preserve_topology=True)
+    return orient(merged, sign=1.0)

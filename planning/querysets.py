@@ -3,7 +3,18 @@
 import datetime
 
 from django.db import models
-from django.db.models import BooleanField, DecimalField, ExpressionWrapper, OuterRef, Q, Subquery, Sum, Value
+from django.db.models import (
+    Aggregate,
+    BooleanField,
+    CharField,
+    DecimalField,
+    ExpressionWrapper,
+    OuterRef,
+    Q,
+    Subquery,
+    Sum,
+    Value,
+)
 from django.db.models.functions import Coalesce
 from django.utils import timezone
 
@@ -22,6 +33,20 @@ def summed(queryset: models.QuerySet, expression, group_by: str) -> Subquery:
 def site_area_expression(prefix: str = ""):
     """Surveyed area where recorded, else the area computed from the geometry."""
     return Coalesce(f"{prefix}surveyed_area_m2", f"{prefix}computed_area_m2", output_field=AREA_OUTPUT)
+
+
+class DistinctCodes(Aggregate):
+    """The distinct values of a text column joined by commas, in no particular order (sort them when read)."""
+
+    function = "STRING_AGG"
+    template = "%(function)s(DISTINCT %(expressions)s, ',')"
+    output_field = CharField()
+
+    def as_sqlite(self, compiler, connection, **extra_context):
+        # SQLite's GROUP_CONCAT takes no separator with DISTINCT; its default is the comma.
+        return self.as_sql(
+            compiler, connection, function="GROUP_CONCAT", template="%(function)s(DISTINCT %(expressions)s)"
+        )
 
 
 class PlanQuerySet(models.QuerySet):
@@ -74,6 +99,24 @@ class ParcelQuerySet(PlanQuerySet):
 
         facilities = Facility.objects.filter(parcel=OuterRef("pk"))
         return self.annotate(gfa_m2=summed(facilities, "gfa_m2", "parcel"))
+
+    def with_facility_type_codes(self) -> "ParcelQuerySet":
+        """`facility_type_codes`: the codes of the facility types planned on the parcel, comma-separated in no
+        particular order (None when it has no facility)."""
+        from .models import Facility
+
+        codes = (
+            Facility.objects.filter(parcel=OuterRef("pk"))
+            .order_by()
+            .values("parcel")
+            .annotate(codes=DistinctCodes("facility_type__code"))
+            .values("codes")
+        )
+        return self.annotate(facility_type_codes=Subquery(codes, output_field=CharField()))
+
+    def for_map(self) -> "ParcelQuerySet":
+        """What the map shows of each parcel, in the one statement that reads the parcels."""
+        return self.with_gfa().with_facility_type_codes()
 
     def total_site_area_m2(self):
         return self.aggregate(total=Coalesce(Sum(site_area_expression()), ZERO))["total"]

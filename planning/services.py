@@ -33,7 +33,7 @@ from django.utils.translation import ngettext
 from core.services import apply_changes, delete_audited, lock_for_update, save_audited
 from core.units import fmt_m2, fmt_ratio, ha_to_m2
 
-from . import geometry, guards
+from . import exchange, geometry, guards
 from .models import (
     Campus,
     Facility,
@@ -349,7 +349,7 @@ def parcel_update(
     return parcel
 
 
-def _parcel_apply(parcel: Parcel, changes: dict[str, Any], *, actor: "User | None") -> list[str]:
+def _parcel_apply(parcel: Parcel, changes: dict[str, Any], *, actor: "User | None", reason: str = "") -> list[str]:
     """Apply and save changes to a locked parcel (its campus locked too) after its rules and the guards."""
     old_phase_id = parcel.phase_id
     old, new = guards.changes_of(parcel, changes)
@@ -362,15 +362,15 @@ def _parcel_apply(parcel: Parcel, changes: dict[str, Any], *, actor: "User | Non
     parcel.full_clean()
     _check_parcel_in_plan(parcel, polygon)
     guards.enforce(guards.PARCEL_CHANGE, row=parcel, old=old, new=new)
-    save_audited(parcel, actor=actor, update_fields=changed)
+    save_audited(parcel, actor=actor, update_fields=changed, reason=reason)
     readiness_mark_stale(phase_ids=[old_phase_id, parcel.phase_id])
     return changed
 
 
 @transaction.atomic
-def parcel_delete(*, parcel: Parcel, actor: "User | None") -> None:
+def parcel_delete(*, parcel: Parcel, actor: "User | None", expected_version: int | None = None) -> None:
     """Remove a parcel and the facilities planned on it; the guards are asked for the parcel and each facility."""
-    parcel = lock_for_update(parcel)
+    parcel = lock_for_update(parcel, expected_version=expected_version)
     facilities = list(Facility.objects.select_for_update().filter(parcel=parcel).order_by("pk"))
     refusals = guards.check(guards.PARCEL_DELETE, row=parcel)
     for facility in facilities:
@@ -381,6 +381,316 @@ def parcel_delete(*, parcel: Parcel, actor: "User | None") -> None:
         delete_audited(facility, actor=actor, reason=_("Parcel %(code)s deleted") % {"code": parcel.code})
     delete_audited(parcel, actor=actor)
     readiness_mark_stale(phase_ids=[parcel.phase_id])
+
+
+# --- split and merge --------------------------------------------------------------------------------------------
+
+
+# What the new parcel of a split takes from the parcel it is cut from (besides campus and phase).
+SPLIT_COPIED_FIELDS = (
+    "zoning",
+    "max_plot_ratio",
+    "max_site_coverage_pct",
+    "max_building_height_mpd",
+    "land_status",
+    "handover_date",
+)
+
+
+@dataclasses.dataclass(frozen=True)
+class SplitPart:
+    """One of the two parts a line cuts a parcel into: its polygon as it would be stored (WGS84, normalised), its
+    area, and whether it is the part that stays the original parcel (None when no point to keep was given)."""
+
+    polygon: Any
+    site_area_m2: Decimal
+    keeps: bool | None
+
+    @property
+    def geometry(self) -> dict:
+        return geometry.to_geojson(self.polygon)
+
+
+@dataclasses.dataclass(frozen=True)
+class Split:
+    """What `parcel_split` did: the original parcel, now the kept part, and the parcel made of the other part."""
+
+    kept: Parcel
+    created: Parcel
+
+
+def _lock_parcel(parcel: Parcel, *, expected_version: int | None, field: str = NON_FIELD_ERRORS) -> Parcel:
+    """`lock_for_update`, with the refusal of a parcel that another split, merge or delete removed while this one
+    waited for the campus lock keyed on `field`."""
+    try:
+        return lock_for_update(parcel, expected_version=expected_version)
+    except ValidationError as error:
+        raise ValidationError({field: error.messages}) from None
+
+
+def _split_parts(parcel: Parcel, *, line: Any, keep_at: Any = None) -> list[SplitPart]:
+    """The two parts `line` cuts the parcel into, largest first, and which one `keep_at` lies in.
+
+    Both are checked as GeoJSON first (both reported at once); then the line must cut the parcel into exactly two
+    parts, neither a sliver under `geometry.TOLERANCE_M2`, and the point must lie inside one of them, not on the
+    line. Refusals are keyed `line` and `keep_at`.
+    """
+    errors: dict[str, list[str]] = {}
+    cut = point = None
+    try:
+        cut = geometry.parse_line(line)
+    except ValidationError as error:
+        errors["line"] = error.messages
+    if keep_at is not None:
+        try:
+            point = geometry.parse_point(keep_at)
+        except ValidationError as error:
+            errors["keep_at"] = error.messages
+    if errors:
+        raise ValidationError(errors)
+    code = parcel.code
+    polygon = geometry.parse_polygon(parcel.geometry)
+    if not cut.intersects(polygon):
+        raise ValidationError(
+            {
+                "line": _(
+                    "The line does not reach parcel %(code)s (it passes %(distance)s m from it). Draw it across the "
+                    "parcel, from outside one edge to outside another."
+                )
+                % {"code": code, "distance": f"{geometry.distance_m(cut, polygon):,.1f}"}
+            }
+        )
+    pieces = geometry.split_polygon(polygon, cut)
+    if len(pieces) == 1:
+        raise ValidationError(
+            {
+                "line": _(
+                    "The line does not cut parcel %(code)s through, so it leaves 1 part. It must cross the parcel "
+                    "completely, from outside one edge to outside another."
+                )
+                % {"code": code}
+            }
+        )
+    if len(pieces) > 2:
+        raise ValidationError(
+            {
+                "line": ngettext(
+                    "The line cuts parcel %(code)s into %(count)s part; a split makes exactly two.",
+                    "The line cuts parcel %(code)s into %(count)s parts; a split makes exactly two. Draw a line "
+                    "that crosses the parcel once.",
+                    len(pieces),
+                )
+                % {"code": code, "count": len(pieces)}
+            }
+        )
+    if min(geometry.to_grid(piece).area for piece in pieces) < geometry.TOLERANCE_M2:
+        raise ValidationError(
+            {
+                "line": _(
+                    "The line cuts a sliver of less than %(area)s off parcel %(code)s. Move it so that both parts "
+                    "are sites."
+                )
+                % {"area": fmt_m2(geometry.TOLERANCE_M2), "code": code}
+            }
+        )
+    polygons = []
+    for piece in pieces:
+        try:  # what would be stored, checked as any parcel's polygon is
+            polygons.append(geometry.parse_polygon(geometry.to_geojson(piece)))
+        except ValidationError as error:
+            raise ValidationError({"line": error.messages}) from None
+    keeps: list[bool | None] = [None, None]
+    if point is not None:
+        keeps = [part.covers(point) for part in polygons]
+        on_line = polygon.covers(point) and geometry.distance_m(point, cut) < geometry.SNAP_M
+        if on_line or all(keeps):
+            raise ValidationError(
+                {
+                    "keep_at": _(
+                        "The point to keep lies on the line. Put it inside the part that stays parcel %(code)s."
+                    )
+                    % {"code": code}
+                }
+            )
+        if not any(keeps):
+            raise ValidationError(
+                {
+                    "keep_at": _(
+                        "The point to keep is not inside parcel %(code)s (it is %(distance)s m away). Put it inside "
+                        "the part that stays parcel %(code)s."
+                    )
+                    % {"code": code, "distance": f"{geometry.distance_m(point, polygon):,.1f}"}
+                }
+            )
+    return [
+        SplitPart(polygon=part, site_area_m2=geometry.area_m2(part), keeps=keep)
+        for part, keep in zip(polygons, keeps, strict=True)
+    ]
+
+
+@transaction.atomic
+def parcel_split_preview(
+    *, parcel: Parcel, expected_version: int | None = None, line: Any, keep_at: Any = None
+) -> list[SplitPart]:
+    """The parts `parcel_split` would cut, largest first, after the same checks of the line and the point to keep
+    (and of the version); saves nothing. The dry run of a split without the new code or the point."""
+    parcel = _lock_parcel(parcel, expected_version=expected_version)
+    return _split_parts(parcel, line=line, keep_at=keep_at)
+
+
+@transaction.atomic
+def parcel_split(
+    *, parcel: Parcel, actor: "User | None", expected_version: int | None = None, line: Any, new_code: str, keep_at: Any
+) -> Split:
+    """Cut a parcel along a line (GeoJSON LineString, WGS84) into two parcels.
+
+    The line must cross the parcel completely and cut it into exactly two parts. The part containing `keep_at`
+    (a GeoJSON Point) stays the original parcel: the same id, code, facilities and history, its new geometry, and
+    its surveyed area cleared, because the survey measured the whole parcel (record the new survey when there is
+    one). The other part becomes a new parcel `new_code` in the same campus and phase, with the same zoning,
+    controls, land status and handover date and no lot reference.
+
+    Both results are checked by the rules of `parcel_create` and `parcel_update`: containment, overlap, the campus
+    total, and the GFA cap of the kept part, which keeps every facility; the guards are asked about the shrinking
+    parcel. Refusals are keyed `line`, `keep_at`, `new_code` or the field of the rule; all or nothing.
+    """
+    if keep_at is None:
+        raise ValidationError(
+            {"keep_at": _("Give a point inside the part that stays parcel %(code)s.") % {"code": parcel.code}}
+        )
+    lock_for_update(parcel.campus)
+    parcel = _lock_parcel(parcel, expected_version=expected_version)
+    kept, other = sorted(_split_parts(parcel, line=line, keep_at=keep_at), key=lambda part: not part.keeps)
+    created = Parcel(
+        campus=parcel.campus,
+        phase=parcel.phase,
+        code=new_code,
+        lot_ref="",
+        geometry=other.geometry,
+        **{name: getattr(parcel, name) for name in SPLIT_COPIED_FIELDS},
+    )
+    created_polygon = refresh_computed_area(created)
+    errors: dict[str, list[str]] = {}
+    try:
+        created.full_clean()
+    except ValidationError as error:
+        # Its code is the only value not copied from a valid parcel (the code's unique constraint is not keyed).
+        for name, messages in error.message_dict.items():
+            errors.setdefault("new_code" if name in ("code", NON_FIELD_ERRORS) else name, []).extend(messages)
+    try:
+        _parcel_apply(
+            parcel,
+            {"geometry": kept.geometry, "surveyed_area_m2": None},
+            actor=actor,
+            reason=_("Split into %(code)s and %(new_code)s") % {"code": parcel.code, "new_code": new_code},
+        )
+    except ValidationError as error:
+        for name, messages in error.message_dict.items():
+            errors.setdefault(name, []).extend(messages)
+    if errors:
+        raise ValidationError(errors)  # the transaction rolls back the kept part, if it was saved
+    _check_parcel_in_plan(created, created_polygon)  # beside the kept part, now saved
+    save_audited(created, actor=actor, reason=_("Split from %(code)s") % {"code": parcel.code})
+    readiness_mark_stale(phase_ids=[created.phase_id])
+    return Split(kept=parcel, created=created)
+
+
+def _merge_refusal(parcel: Parcel, other: Parcel, polygon, other_polygon) -> ValidationError:
+    gap = geometry.distance_m(polygon, other_polygon)
+    if gap > geometry.SNAP_M:
+        message = _(
+            "Parcels %(code)s and %(other)s do not touch: they are %(gap)s m apart. Only parcels that share an edge "
+            "can be merged."
+        ) % {"code": parcel.code, "other": other.code, "gap": f"{gap:,.2f}"}
+    else:
+        message = _(
+            "Parcels %(code)s and %(other)s only touch at a corner. Only parcels that share an edge can be merged."
+        ) % {"code": parcel.code, "other": other.code}
+    return ValidationError({"other": message})
+
+
+@transaction.atomic
+def parcel_merge(
+    *,
+    parcel: Parcel,
+    other: Parcel,
+    actor: "User | None",
+    expected_version: int | None = None,
+    other_expected_version: int | None = None,
+) -> Parcel:
+    """Merge `other` into `parcel`: `parcel` takes the union of the two polygons and `other`'s facilities, and
+    `other` is deleted.
+
+    Both parcels belong to the same campus and phase (two reserve parcels count as one phase) and share an edge
+    (`geometry.union_along_edge`: touching at a corner is not enough). `parcel` keeps its id, code, controls and
+    history; its surveyed area is cleared (the survey measured a smaller parcel). Each facility moves with its own
+    history row, the guards of a facility moving and of `other` being deleted are asked (every refusal reported,
+    under `other`), and the merged parcel is checked by the rules of `parcel_update`, the GFA cap included. Both
+    versions are checked (a stale one raises ConflictError); all or nothing.
+    """
+    if other.pk == parcel.pk:
+        raise ValidationError({"other": _("Parcel %(code)s cannot be merged with itself.") % {"code": parcel.code}})
+    if other.campus_id != parcel.campus_id:
+        raise ValidationError(
+            {
+                "other": _(
+                    "Parcel %(other)s belongs to another campus than %(code)s; only parcels of the same campus can be "
+                    "merged."
+                )
+                % {"other": other.code, "code": parcel.code}
+            }
+        )
+    lock_for_update(parcel.campus)
+    # Both parcels in id order (as facility_update locks two parcels), so two merges of one pair cannot deadlock.
+    locked = {
+        row.pk: _lock_parcel(row, expected_version=version, field=field)
+        for row, version, field in sorted(
+            [(parcel, expected_version, NON_FIELD_ERRORS), (other, other_expected_version, "other")],
+            key=lambda row_version_field: row_version_field[0].pk,
+        )
+    }
+    parcel, other = locked[parcel.pk], locked[other.pk]
+    if other.phase_id != parcel.phase_id:
+        reserve = _("the reserve")
+        raise ValidationError(
+            {
+                "other": _(
+                    "Parcel %(code)s is in %(phase)s and parcel %(other)s in %(other_phase)s; only parcels of the "
+                    "same phase can be merged."
+                )
+                % {
+                    "code": parcel.code,
+                    "phase": parcel.phase.name if parcel.phase else reserve,
+                    "other": other.code,
+                    "other_phase": other.phase.name if other.phase else reserve,
+                }
+            }
+        )
+    polygon, other_polygon = geometry.parse_polygon(parcel.geometry), geometry.parse_polygon(other.geometry)
+    merged = geometry.union_along_edge(polygon, other_polygon)
+    if merged is None:
+        raise _merge_refusal(parcel, other, polygon, other_polygon)
+
+    facilities = list(Facility.objects.select_for_update().filter(parcel=other).order_by("pk"))
+    refusals = guards.check(guards.PARCEL_DELETE, row=other)
+    for facility in facilities:
+        old, new = guards.changes_of(facility, {"parcel": parcel})
+        apply_changes(facility, {"parcel": parcel}, editable={"parcel"})
+        refusals += guards.check(guards.FACILITY_CHANGE, row=facility, old=old, new=new)
+    if refusals:
+        raise ValidationError({"other": [refusal.message for refusal in refusals]})
+    names = {"code": parcel.code, "other": other.code}
+    for facility in facilities:
+        reason = _("Moved from parcel %(other)s when it was merged into %(code)s") % names
+        save_audited(facility, actor=actor, update_fields=["parcel"], reason=reason)
+    delete_audited(other, actor=actor, reason=_("Merged into %(code)s") % names)
+    _parcel_apply(
+        parcel,
+        {"geometry": geometry.to_geojson(merged), "surveyed_area_m2": None},
+        actor=actor,
+        reason=_("Merged with %(other)s") % names,
+    )
+    return parcel
 
 
 # --- facility type ----------------------------------------------------------------------------------------------
@@ -511,8 +821,8 @@ def facility_update(
 
 
 @transaction.atomic
-def facility_delete(*, facility: Facility, actor: "User | None") -> None:
-    facility = lock_for_update(facility)
+def facility_delete(*, facility: Facility, actor: "User | None", expected_version: int | None = None) -> None:
+    facility = lock_for_update(facility, expected_version=expected_version)
     guards.enforce(guards.FACILITY_DELETE, row=facility)
     delete_audited(facility, actor=actor)
     readiness_mark_stale(phase_ids=[facility.parcel.phase_id])
@@ -978,3 +1288,275 @@ def readiness_defaults_ensure() -> None:
         )
     if not ReadinessPolicy.objects.exists():
         ReadinessPolicy.objects.create()
+
+
+# --- import -----------------------------------------------------------------------------------------------------
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportChange:
+    """A field an import sets: its value before (None for a new parcel) and after (a phase by its number)."""
+
+    field: str
+    old: Any
+    new: Any
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportedFeature:
+    """What an import does, or in a dry run would do, with one feature: `action` is created, updated or unchanged.
+
+    `changes` are the fields set, without the geometry (`geometry_changed`, and the site areas before and after);
+    `version` is the parcel's version before the import (None for a new one), which a later import can be held to.
+    """
+
+    index: int
+    code: str
+    action: str
+    changes: list[ImportChange]
+    geometry_changed: bool
+    site_area_m2: Decimal
+    previous_site_area_m2: Decimal | None
+    version: int | None
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportOutcome:
+    features: list[ImportedFeature]
+    dry_run: bool
+
+    def codes(self, action: str) -> list[str]:
+        return [feature.code for feature in self.features if feature.action == action]
+
+
+IMPORT_CREATED, IMPORT_UPDATED, IMPORT_UNCHANGED = "created", "updated", "unchanged"
+
+
+@transaction.atomic
+def parcels_import(
+    *,
+    campus: Campus,
+    actor: "User | None",
+    features: list[exchange.ImportFeature],
+    dry_run: bool = False,
+    expected_versions: Mapping[str, int] | None = None,
+) -> ImportOutcome:
+    """Create or update a campus's parcels from the features of an import file (`exchange.read_collection`),
+    matched to the campus's parcels by code: every feature applied, or none.
+
+    Each feature goes through the steps of `parcel_create` or `parcel_update` (campus defaults for a new parcel,
+    `apply_changes`, `refresh_computed_area`, `full_clean`, the guards, `save_audited`) on its own, so one bad
+    feature does not hide another's problems. Then, with every feature of the file in place, the plan's rules are
+    checked once for the whole layout (`_check_import_layout`): a feature may move into the space another one
+    leaves, and two features of the file may not overlap each other. If any feature is refused, `ImportRefused`
+    lists every reason of every feature and nothing is saved. A dry run takes the same steps and is rolled back,
+    so it answers exactly what the import would do.
+
+    `expected_versions` (code → version, from a dry run) holds the import to the parcels as they were then: a
+    parcel changed, added or deleted since is refused, so a preview is never applied to a plan it did not show.
+    """
+    campus = lock_for_update(campus)
+    codes = [feature.code for feature in features if feature.code]
+    existing = {
+        parcel.code: parcel
+        for parcel in Parcel.objects.select_for_update(of=("self",))
+        .filter(campus=campus, code__in=codes)
+        .select_related("phase")
+        .order_by("pk")
+    }
+    phases = {phase.number: phase for phase in campus.phases.all()}
+    refusals: list[exchange.ImportRefusal] = []
+    outcomes: list[ImportedFeature] = []
+    placed: list[tuple[exchange.ImportFeature, Parcel]] = []
+    stale: set[int | None] = set()
+    for feature in features:
+        errors = list(feature.errors) or _import_version_errors(feature.code, existing, expected_versions)
+        if not errors:
+            try:
+                outcome, parcel, phase_ids = _import_feature(
+                    feature, campus=campus, parcel=existing.get(feature.code), phases=phases, actor=actor
+                )
+            except ValidationError as error:
+                errors = _error_pairs(error)
+            else:
+                outcomes.append(outcome)
+                if outcome.action != IMPORT_UNCHANGED:
+                    placed.append((feature, parcel))
+                    stale.update(phase_ids)
+        refusals += [exchange.refusal(feature.index, feature.code, name, message) for name, message in errors]
+    refusals += _check_import_layout(campus, placed)
+    if refusals:
+        raise exchange.ImportRefused(sorted(refusals, key=lambda r: (r.index is None, r.index or 0)))
+    if dry_run:
+        transaction.set_rollback(True)  # the history rows and saves of the dry run go too
+    else:
+        readiness_mark_stale(phase_ids=stale)
+    return ImportOutcome(features=outcomes, dry_run=dry_run)
+
+
+def _error_pairs(error: ValidationError) -> list[tuple[str | None, str]]:
+    if not hasattr(error, "error_dict"):
+        return [(None, message) for message in error.messages]
+    return [
+        (None if name == NON_FIELD_ERRORS else name, message)
+        for name, messages in error.message_dict.items()
+        for message in messages
+    ]
+
+
+def _import_version_errors(code, existing, expected_versions) -> list[tuple[str | None, str]]:
+    if expected_versions is None:
+        return []
+    parcel = existing.get(code)
+    if parcel is not None and code not in expected_versions:
+        return [(None, _("Parcel %(code)s was added by someone else since the preview.") % {"code": code})]
+    if parcel is None and code in expected_versions:
+        return [(None, _("Parcel %(code)s was deleted by someone else since the preview.") % {"code": code})]
+    if parcel is not None and parcel.version != expected_versions[code]:
+        return [
+            (
+                None,
+                _("Parcel %(code)s was changed by someone else since the preview (version %(then)s, now %(now)s).")
+                % {"code": code, "then": expected_versions[code], "now": parcel.version},
+            )
+        ]
+    return []
+
+
+def _plain(value):
+    return value.number if isinstance(value, Phase) else value
+
+
+def _import_feature(feature, *, campus: Campus, parcel: Parcel | None, phases: dict, actor) -> tuple:
+    """Apply one feature to its parcel (new when `parcel` is None) with the steps of parcel_create/parcel_update,
+    except the plan's rules (`_check_import_layout`, once the whole file is in place). Returns the outcome, the
+    saved parcel and the phases whose readiness it touches; raises ValidationError keyed by field."""
+    changes = dict(feature.fields)
+    if "phase_number" in changes:
+        number = changes.pop("phase_number")
+        changes["phase"] = None if number is None else phases.get(number)
+        if number is not None and changes["phase"] is None:
+            raise ValidationError(
+                {
+                    "phase": _("%(campus)s has no phase %(number)s (its phases: %(numbers)s).")
+                    % {
+                        "campus": campus.name,
+                        "number": number,
+                        "numbers": ", ".join(str(n) for n in sorted(phases)) or "—",
+                    }
+                }
+            )
+    if "geometry" in changes:
+        try:  # normalised first, so that a polygon already stored counts as unchanged
+            changes["geometry"] = geometry.to_geojson(geometry.parse_polygon(changes["geometry"]))
+        except ValidationError as error:
+            raise ValidationError({"geometry": error.messages}) from None
+
+    if parcel is None:
+        if "geometry" not in changes:
+            raise ValidationError({"geometry": _("A new parcel needs a geometry: a Polygon.")})
+        parcel = Parcel(campus=campus)
+        for name, default in CAMPUS_DEFAULTS.items():
+            if changes.get(name) is None:
+                changes[name] = getattr(campus, default)
+        apply_changes(parcel, {"code": feature.code, **changes}, editable=set(PARCEL_FIELDS) - {"campus"})
+        refresh_computed_area(parcel)
+        parcel.full_clean()
+        save_audited(parcel, actor=actor)
+        set_fields = [
+            ImportChange(name, None, _plain(changes[name]))
+            for name in PARCEL_FIELDS
+            if name in changes and name != "geometry"
+        ]
+        outcome = ImportedFeature(
+            feature.index, feature.code, IMPORT_CREATED, set_fields, True, parcel.site_area_m2, None, None
+        )
+        return outcome, parcel, [parcel.phase_id]
+
+    version, old_phase_id, old_area = parcel.version, parcel.phase_id, parcel.site_area_m2
+    before = {name: _plain(getattr(parcel, name)) for name in changes}
+    old, new = guards.changes_of(parcel, changes)
+    changed = apply_changes(parcel, changes, editable=PARCEL_FIELDS)
+    if changed:
+        refresh_computed_area(parcel)
+        if "geometry" in changed:
+            changed.append("computed_area_m2")
+        parcel.full_clean()
+        guards.enforce(guards.PARCEL_CHANGE, row=parcel, old=old, new=new)
+        save_audited(parcel, actor=actor, update_fields=changed)
+    outcome = ImportedFeature(
+        feature.index,
+        feature.code,
+        IMPORT_UPDATED if changed else IMPORT_UNCHANGED,
+        [
+            ImportChange(name, before[name], _plain(getattr(parcel, name)))
+            for name in changed
+            if name in before and name != "geometry"
+        ],
+        "geometry" in changed,
+        parcel.site_area_m2,
+        old_area,
+        version,
+    )
+    return outcome, parcel, [old_phase_id, parcel.phase_id]
+
+
+def _check_import_layout(campus: Campus, placed: list) -> list[exchange.ImportRefusal]:
+    """The rules of `_check_parcel_in_plan` with every feature of an import in place, in one pass.
+
+    Each parcel the import creates or changes lies inside the campus boundary, overlaps no other parcel (the
+    file's own included) and keeps its facilities' GFA within its cap; the campus total is checked once, for the
+    whole file (a refusal of the file, not of one feature). The same rules and messages as for one parcel, but the
+    layout is projected once and overlaps found with a spatial index: checking 2,000 features one by one against
+    every other parcel would take minutes.
+    """
+    from django.db.models import Sum
+    from shapely import STRtree
+    from shapely.geometry import shape
+
+    if not placed:
+        return []
+    refusals = []
+    boundary = geometry.to_grid(geometry.parse_polygon(campus.boundary))
+    rows = list(Parcel.objects.filter(campus=campus).order_by("pk").values_list("pk", "code", "geometry"))
+    grids = [geometry.to_grid(shape(stored)) for _pk, _code, stored in rows]
+    position = {pk: index for index, (pk, _code, _stored) in enumerate(rows)}
+    tree = STRtree(grids)
+    gfa = dict(
+        Facility.objects.filter(parcel__in=[parcel.pk for _feature, parcel in placed])
+        .values_list("parcel_id")
+        .annotate(total=Sum("gfa_m2"))
+        .order_by()
+    )
+    for feature, parcel in placed:
+        mine = position[parcel.pk]
+        polygon = grids[mine]
+        outside = polygon.difference(boundary).area
+        if outside > geometry.TOLERANCE_M2:
+            message = _("The parcel extends %(area)s beyond the boundary of %(campus)s.") % {
+                "area": fmt_m2(outside),
+                "campus": campus.name,
+            }
+            refusals.append(exchange.refusal(feature.index, feature.code, "geometry", message))
+        for other in sorted(tree.query(polygon, predicate="intersects")):
+            shared = polygon.intersection(grids[other]).area if other != mine else 0
+            if shared > geometry.TOLERANCE_M2:
+                message = _("The parcel overlaps parcel %(code)s by %(area)s.") % {
+                    "code": rows[other][1],
+                    "area": fmt_m2(shared),
+                }
+                refusals.append(exchange.refusal(feature.index, feature.code, "geometry", message))
+        total_gfa = gfa.get(parcel.pk, Decimal(0))
+        if total_gfa > parcel.gfa_cap_m2:
+            refusals.append(
+                exchange.refusal(feature.index, feature.code, "max_plot_ratio", gfa_cap_message(parcel, total_gfa))
+            )
+    total = Parcel.objects.filter(campus=campus).total_site_area_m2()
+    target = ha_to_m2(campus.land_target_ha)
+    limit = target * (1 + CAMPUS_TOTAL_TOLERANCE)
+    if total > limit:
+        message = _(
+            "The campus's parcels would total %(total)s, more than its land target of %(target)s + 1 %% (%(limit)s)."
+        ) % {"total": fmt_m2(total), "target": fmt_m2(target), "limit": fmt_m2(limit)}
+        refusals.append(exchange.refusal(None, None, None, message))
+    return refusals

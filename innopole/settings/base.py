@@ -203,6 +203,14 @@ REQUEST_BODY_LIMIT_BYTES = env.int("REQUEST_BODY_LIMIT_BYTES", default=256 * 102
 REQUEST_BODY_LIMIT_SIGN_IN_BYTES = env.int("REQUEST_BODY_LIMIT_SIGN_IN_BYTES", default=8 * 1024)
 REQUEST_BODY_LIMIT_DATA_BYTES = env.int("REQUEST_BODY_LIMIT_DATA_BYTES", default=2_621_440)
 REQUEST_BODY_LIMIT_UPLOAD_BYTES = ATTACHMENT_MAX_BYTES + 256 * 1024
+# Parcel import (POST /api/v1/parcels/import/ and the /plan/import/ page): the largest GeoJSON file (the API's whole
+# body) and the most features one file may have; the route's body limit leaves room for the form around the file.
+PARCEL_IMPORT_MAX_BYTES = env.int("PARCEL_IMPORT_MAX_BYTES", default=8 * 1024 * 1024)
+PARCEL_IMPORT_MAX_FEATURES = env.int("PARCEL_IMPORT_MAX_FEATURES", default=2000)
+REQUEST_BODY_LIMIT_IMPORT_BYTES = PARCEL_IMPORT_MAX_BYTES + 256 * 1024
+# Django's own ceiling on a body read into memory (DRF reads JSON bodies whole): the middleware above bounds each
+# route first, so this only has to let the largest JSON body through, the import's.
+DATA_UPLOAD_MAX_MEMORY_SIZE = REQUEST_BODY_LIMIT_IMPORT_BYTES
 REQUEST_BODY_LIMITS_BY_ROUTE = {
     # URL name → bytes, or the name of the setting that holds them
     "login": "REQUEST_BODY_LIMIT_SIGN_IN_BYTES",
@@ -215,6 +223,8 @@ REQUEST_BODY_LIMITS_BY_ROUTE = {
     "set_language": "REQUEST_BODY_LIMIT_SIGN_IN_BYTES",
     "partners:invitation-accept": "REQUEST_BODY_LIMIT_SIGN_IN_BYTES",
     "partners:attachment-add": "REQUEST_BODY_LIMIT_UPLOAD_BYTES",
+    "parcel-import": "REQUEST_BODY_LIMIT_IMPORT_BYTES",
+    "planning:parcel-import": "REQUEST_BODY_LIMIT_IMPORT_BYTES",
 }
 REQUEST_BODY_LIMITS_BY_PATH = {"/api/": REQUEST_BODY_LIMIT_DATA_BYTES, "/admin/": REQUEST_BODY_LIMIT_DATA_BYTES}
 
@@ -271,6 +281,9 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CriterionStateEnum": ["pass", "at_risk", "fail"],
         "ReadinessStateEnum": "planning.models.ReadinessSnapshot.State",
+        # GeoJSON's `type` members: one enum per object kind, instead of names drf-spectacular would hash.
+        "GeoJSONFeatureTypeEnum": ["Feature"],
+        "GeoJSONFeatureCollectionTypeEnum": ["FeatureCollection"],
     },
 }
 

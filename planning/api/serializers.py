@@ -6,7 +6,7 @@ from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from core.api import VersionedModelSerializer
+from core.api import VersionedModelSerializer, VersionField
 from core.units import m2_to_ha
 
 from .. import selectors, services
@@ -172,6 +172,10 @@ class ParcelFeaturePropertiesSerializer(serializers.ModelSerializer):
     computed_area_m2 = serializers.DecimalField(**AREA)
     gfa_m2 = serializers.DecimalField(**AREA)
     max_plot_ratio = serializers.DecimalField(max_digits=5, decimal_places=2, coerce_to_string=False)
+    phase_id = serializers.IntegerField(allow_null=True, help_text="The phase's id; null = reserve.")
+    gfa_cap_m2 = serializers.DecimalField(help_text="Max plot ratio × site area.", **AREA)
+    site_area_ha = serializers.SerializerMethodField()
+    facility_types = serializers.SerializerMethodField(help_text="Codes of the facility types on the parcel.")
 
     class Meta:
         model = Parcel
@@ -187,7 +191,20 @@ class ParcelFeaturePropertiesSerializer(serializers.ModelSerializer):
             "handover_date",
             "lot_ref",
             "zoning",
+            "phase_id",
+            "gfa_cap_m2",
+            "site_area_ha",
+            "facility_types",
+            "version",
         ]
+
+    @extend_schema_field(serializers.FloatField())
+    def get_site_area_ha(self, parcel) -> float:
+        return float(round(parcel.site_area_ha, 4))
+
+    @extend_schema_field(serializers.ListField(child=serializers.CharField()))
+    def get_facility_types(self, parcel) -> list[str]:
+        return sorted({facility.facility_type.code for facility in parcel.facilities.all()})
 
 
 class ParcelFeatureSerializer(serializers.Serializer):
@@ -215,7 +232,9 @@ class ParcelFeatureCollectionSerializer(serializers.Serializer):
     features = ParcelFeatureSerializer(many=True)
 
 
-# The columns `parcel_features` reads: one query, the GFA summed in SQL (`with_gfa`), no model instances.
+# The columns `parcel_features` reads: one query, the GFA and the facility types read in SQL (`ParcelQuerySet.for_map`:
+# `with_gfa` by the caller, the codes here), no model instances. The phase's readiness is the phase's (/api/v1/phases/
+# and the plan page have it): read per parcel it doubled this query's time at 5,000 parcels.
 FEATURE_COLUMNS = (
     "id",
     "code",
@@ -228,6 +247,9 @@ FEATURE_COLUMNS = (
     "handover_date",
     "lot_ref",
     "zoning",
+    "phase_id",
+    "facility_type_codes",
+    "version",
     "geometry",
 )
 
@@ -239,11 +261,13 @@ def _number(value: Decimal | None) -> float | None:
 
 def parcel_features(parcels) -> list[dict]:
     """The Features of a queryset of parcels annotated `with_gfa()`: the same keys, order and types as
-    `ParcelFeatureSerializer`, built from `values()` rows by a plain function."""
+    `ParcelFeatureSerializer`, built from `values()` rows by a plain function (one query)."""
     features = []
-    for row in parcels.values(*FEATURE_COLUMNS):
+    for row in parcels.with_facility_type_codes().values(*FEATURE_COLUMNS):
         surveyed = row["surveyed_area_m2"]
+        site_area = surveyed if surveyed is not None else row["computed_area_m2"]
         handover = row["handover_date"]
+        codes = row["facility_type_codes"]
         features.append(
             {
                 "type": "Feature",
@@ -253,7 +277,7 @@ def parcel_features(parcels) -> list[dict]:
                     "id": row["id"],
                     "code": row["code"],
                     "phase": row["phase__number"],
-                    "site_area_m2": _number(surveyed if surveyed is not None else row["computed_area_m2"]),
+                    "site_area_m2": _number(site_area),
                     "computed_area_m2": _number(row["computed_area_m2"]),
                     "gfa_m2": _number(row["gfa_m2"]),
                     "max_plot_ratio": _number(row["max_plot_ratio"]),
@@ -261,6 +285,12 @@ def parcel_features(parcels) -> list[dict]:
                     "handover_date": None if handover is None else handover.isoformat(),
                     "lot_ref": row["lot_ref"],
                     "zoning": row["zoning"],
+                    "phase_id": row["phase_id"],
+                    # Parcel.gfa_cap_m2 and ParcelSerializer.site_area_ha, from the row.
+                    "gfa_cap_m2": _number((row["max_plot_ratio"] * site_area).quantize(Decimal("0.01"))),
+                    "site_area_ha": float(round(m2_to_ha(site_area), 4)),
+                    "facility_types": sorted(codes.split(",")) if codes else [],
+                    "version": row["version"],
                 },
             }
         )
@@ -393,3 +423,108 @@ class PhaseReadinessSerializer(serializers.Serializer):
     stale = serializers.BooleanField(help_text="A change since the snapshot awaits its recompute.")
     stale_since = serializers.DateTimeField(allow_null=True)
     snapshot = ReadinessSnapshotSerializer(allow_null=True, help_text="Null until the first recompute.")
+
+
+# --- split and merge (ParcelViewSet.split and .merge) -----------------------------------------------------------
+
+
+class GeoJSONLineStringField(serializers.JSONField):
+    """A GeoJSON LineString (WGS84). Its shape and position are checked by the services, with specific messages."""
+
+
+extend_schema_field(
+    {
+        "type": "object",
+        "description": "GeoJSON LineString (RFC 7946), WGS84 longitude/latitude, at least two different positions.",
+        "properties": {
+            "type": {"type": "string", "enum": ["LineString"]},
+            "coordinates": {"type": "array", "items": {"type": "array", "items": {"type": "number"}}},
+        },
+        "required": ["type", "coordinates"],
+    }
+)(GeoJSONLineStringField)
+
+
+class GeoJSONPointField(serializers.JSONField):
+    """A GeoJSON Point (WGS84). Checked by the services, with specific messages."""
+
+
+extend_schema_field(
+    {
+        "type": "object",
+        "description": "GeoJSON Point (RFC 7946), WGS84 longitude/latitude.",
+        "properties": {
+            "type": {"type": "string", "enum": ["Point"]},
+            "coordinates": {"type": "array", "items": {"type": "number"}},
+        },
+        "required": ["type", "coordinates"],
+    }
+)(GeoJSONPointField)
+
+
+class ParcelSplitSerializer(serializers.Serializer):
+    """A split: the line to cut along, the new parcel's code, and a point inside the part that stays this parcel."""
+
+    version = VersionField(required=True, help_text="The parcel's edit version you read; 409 if it changed since.")
+    line = GeoJSONLineStringField(
+        help_text="Where to cut: it must cross the parcel completely and cut it into exactly two parts."
+    )
+    new_code = serializers.CharField(
+        required=False, help_text="Code of the new parcel made of the other part. Required unless `dry_run`."
+    )
+    keep_at = GeoJSONPointField(
+        required=False,
+        help_text="A point inside the part that stays this parcel (with its code and facilities). Required unless "
+        "`dry_run`.",
+    )
+
+    def validate(self, attrs):
+        if not self.context.get("dry_run"):
+            missing = {name: [_("This field is required.")] for name in ("new_code", "keep_at") if name not in attrs}
+            if missing:
+                raise serializers.ValidationError(missing)
+        return attrs
+
+
+class ParcelSplitPartSerializer(serializers.Serializer):
+    geometry = GeoJSONPolygonField(help_text="The part, as it would be stored.")
+    site_area_m2 = serializers.DecimalField(help_text="Its area in HK1980 Grid (EPSG:2326).", **AREA)
+    keeps = serializers.BooleanField(
+        allow_null=True, help_text="Whether this part stays the parcel (it holds `keep_at`); null without `keep_at`."
+    )
+
+
+class ParcelSplitPreviewSerializer(serializers.Serializer):
+    """The answer of a dry run: the two parts, largest first. Nothing was saved."""
+
+    dry_run = serializers.BooleanField(help_text="Always true: nothing was saved.")
+    parts = ParcelSplitPartSerializer(many=True)
+
+
+class ParcelSplitResultSerializer(serializers.Serializer):
+    """The answer of a split: the parcel (now the kept part) and the new parcel."""
+
+    kept = ParcelSerializer(help_text="The parcel, now the part that held `keep_at`, with its facilities.")
+    created = ParcelSerializer(help_text="The new parcel made of the other part.")
+
+
+class ParcelMergeSerializer(serializers.Serializer):
+    """A merge: the parcel to absorb, and both versions you read."""
+
+    version = VersionField(required=True, help_text="This parcel's edit version you read; 409 if it changed since.")
+    other = serializers.PrimaryKeyRelatedField(
+        queryset=Parcel.objects.all(), help_text="The parcel merged into this one; its facilities move, it is deleted."
+    )
+    other_version = VersionField(
+        required=True, help_text="The other parcel's edit version you read; 409 if it changed since."
+    )
+
+
+class ParcelMergePreviewSerializer(serializers.Serializer):
+    """The answer of a dry run: the merged parcel's polygon and figures. Nothing was saved."""
+
+    dry_run = serializers.BooleanField(help_text="Always true: nothing was saved.")
+    geometry = GeoJSONPolygonField(help_text="The merged polygon, as it would be stored.")
+    site_area_m2 = serializers.DecimalField(help_text="Its area in HK1980 Grid (no surveyed area).", **AREA)
+    gfa_m2 = serializers.DecimalField(help_text="The GFA of both parcels' facilities.", **AREA)
+    gfa_cap_m2 = serializers.DecimalField(help_text="Max plot ratio × site area of the merged parcel.", **AREA)

@@ -1,8 +1,12 @@
 """Viewsets of the planning API: reads scoped by `restrict(user)`, writes through `planning.services`."""
 
+from django.db import transaction
 from django.db.models import Prefetch
-from drf_spectacular.utils import extend_schema
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, PolymorphicProxySerializer, extend_schema
+from rest_framework import serializers as drf_serializers
 from rest_framework.decorators import action
+from rest_framework.exceptions import ValidationError
 from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 
@@ -12,11 +16,34 @@ from core.viewsets import ScopedModelViewSet
 from .. import filtersets, readiness, selectors, services
 from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
 from . import serializers
+from .exchange import ParcelExchangeMixin
 
 
 class GeoJSONRenderer(JSONRenderer):
     media_type = "application/geo+json"
     format = "geojson"
+
+
+DRY_RUN = OpenApiParameter(
+    "dry_run",
+    OpenApiTypes.BOOL,
+    description="Check everything and answer what would result, but save nothing. A refusal is the same 400 or 409 "
+    "as without it.",
+    default=False,
+)
+# The 409 body every versioned write answers (core.schema registers the component with the PATCH of a parcel).
+CONFLICT = OpenApiResponse(
+    response={"$ref": "#/components/schemas/Conflict"},
+    description="Edit conflict: a parcel changed since the version sent.",
+)
+
+
+def dry_run_requested(request) -> bool:
+    """`?dry_run=true` (or 1, yes…): whether to answer a preview and save nothing."""
+    try:
+        return drf_serializers.BooleanField().to_internal_value(request.query_params.get("dry_run", False))
+    except ValidationError as error:
+        raise ValidationError({"dry_run": error.detail}) from None
 
 
 class CampusViewSet(ScopedModelViewSet):
@@ -87,7 +114,7 @@ class PhaseViewSet(ScopedModelViewSet):
         return self.get_paginated_response(serializers.ReadinessHistoryItemSerializer(page, many=True).data)
 
 
-class ParcelViewSet(ScopedModelViewSet):
+class ParcelViewSet(ParcelExchangeMixin, ScopedModelViewSet):
     serializer_class = serializers.ParcelSerializer
     filterset_class = filtersets.ParcelFilterSet
     ordering_fields = ["code", "handover_date"]
@@ -107,6 +134,92 @@ class ParcelViewSet(ScopedModelViewSet):
         """All parcels the filters select, as one RFC 7946 FeatureCollection (WGS84)."""
         parcels = self.filter_queryset(self.get_queryset())
         return Response({"type": "FeatureCollection", "features": serializers.parcel_features(parcels)})
+
+    @extend_schema(
+        summary="Split a parcel along a line into two parcels",
+        description="The line (GeoJSON LineString, WGS84) must cross the parcel completely and cut it into exactly "
+        "two parts. The part holding `keep_at` stays this parcel (same id, code, facilities and history; its "
+        "surveyed area is cleared); the other becomes the parcel `new_code` in the same campus and phase, with the "
+        "same zoning, controls, land status and handover date. Every rule of a parcel edit is checked on both "
+        "results (containment, overlap, campus total, GFA cap of the kept part); all or nothing. With `dry_run` "
+        "the answer is the two parts, and nothing is saved: with `new_code` and `keep_at` every check of the split "
+        "runs, without them only those of the line (and of the point, if given).",
+        parameters=[DRY_RUN],
+        request=serializers.ParcelSplitSerializer,
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="ParcelSplitAnswer",
+                serializers=[serializers.ParcelSplitResultSerializer, serializers.ParcelSplitPreviewSerializer],
+                resource_type_field_name=None,
+            ),
+            409: CONFLICT,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def split(self, request, pk=None):
+        parcel = self.get_object()
+        dry_run = dry_run_requested(request)
+        serializer = serializers.ParcelSplitSerializer(data=request.data, context={"dry_run": dry_run})
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        cut = {"parcel": parcel, "expected_version": data["version"], "line": data["line"]}
+        if dry_run:
+            with transaction.atomic():
+                parts = services.parcel_split_preview(**cut, keep_at=data.get("keep_at"))
+                if "new_code" in data and "keep_at" in data:
+                    services.parcel_split(**cut, actor=request.user, new_code=data["new_code"], keep_at=data["keep_at"])
+                transaction.set_rollback(True)
+            return Response(serializers.ParcelSplitPreviewSerializer({"dry_run": True, "parts": parts}).data)
+        split = services.parcel_split(**cut, actor=request.user, new_code=data["new_code"], keep_at=data["keep_at"])
+        answer = {"kept": self._reread(split.kept), "created": self._reread(split.created)}
+        return Response(serializers.ParcelSplitResultSerializer(answer, context=self.get_serializer_context()).data)
+
+    @extend_schema(
+        summary="Merge another parcel into this one",
+        description="Both parcels are in the same campus and phase (or both in the reserve) and share an edge; "
+        "touching at a corner is not enough. This parcel takes the union of the two polygons and the other's "
+        "facilities, keeps its id, code and controls, and its surveyed area is cleared; the other is deleted, "
+        "after the rules other apps hold on it (commitments, EOIs, allocations) are asked. The merged parcel is "
+        "checked like any parcel edit (GFA cap included); all or nothing. With `dry_run` the answer is the merged "
+        "polygon and figures, and nothing is saved.",
+        parameters=[DRY_RUN],
+        request=serializers.ParcelMergeSerializer,
+        responses={
+            200: PolymorphicProxySerializer(
+                component_name="ParcelMergeAnswer",
+                serializers=[serializers.ParcelSerializer, serializers.ParcelMergePreviewSerializer],
+                resource_type_field_name=None,
+            ),
+            409: CONFLICT,
+        },
+    )
+    @action(detail=True, methods=["post"])
+    def merge(self, request, pk=None):
+        parcel = self.get_object()
+        dry_run = dry_run_requested(request)
+        serializer = serializers.ParcelMergeSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        with transaction.atomic():
+            merged = services.parcel_merge(
+                parcel=parcel,
+                other=data["other"],
+                actor=request.user,
+                expected_version=data["version"],
+                other_expected_version=data["other_version"],
+            )
+            merged = self._reread(merged)
+            if dry_run:
+                preview = {
+                    "dry_run": True,
+                    "geometry": merged.geometry,
+                    "site_area_m2": merged.site_area_m2,
+                    "gfa_m2": merged.gfa_m2,
+                    "gfa_cap_m2": merged.gfa_cap_m2,
+                }
+                transaction.set_rollback(True)
+                return Response(serializers.ParcelMergePreviewSerializer(preview).data)
+        return Response(self.get_serializer(merged).data)
 
 
 class FacilityTypeViewSet(ScopedModelViewSet):
