@@ -29,6 +29,7 @@ What it measures is described in `innopole/management/commands/bench.py`.
 
 import contextlib
 import datetime
+import gc
 import json
 import os
 import random
@@ -848,8 +849,8 @@ def bench_users() -> dict:
 
 
 def plain_geojson_rows() -> str:
-    """The baseline of the GeoJSON: its rows read plainly (one query, GFA summed in SQL) and dumped as JSON."""
-    rows = list(Parcel.objects.select_related("phase").with_gfa().values(*FEATURE_COLUMNS))
+    """The baseline of the GeoJSON: its rows read plainly (one query, the same sums and subqueries) and dumped."""
+    rows = list(Parcel.objects.select_related("phase").for_map().values(*FEATURE_COLUMNS))
     return json.dumps(rows, default=str)
 
 
@@ -889,6 +890,9 @@ def measure_pages(rounds: int, *, log: Callable[[str], None] = print) -> list[di
             facts[target[0]] = {"status": status, "bytes": size, "queries": len(queries)}
         for number in range(rounds):
             for target in PAGE_TARGETS:
+                # Each target starts from a collected heap: the 5,000-row targets leave enough garbage that the next
+                # one would otherwise pay for their collection (the GeoJSON measured 1.1× alone, 2.3× after them).
+                gc.collect()
                 began = time.perf_counter()
                 request(target)
                 times[target[0]].append(time.perf_counter() - began)
@@ -912,3 +916,104 @@ def measure_pages(rounds: int, *, log: Callable[[str], None] = print) -> list[di
             }
         )
     return rows
+
+
+# --- the map in Chromium ------------------------------------------------------------------------------------------
+# The plan workspace opened in the system Chromium (Playwright, headless) against a live server on the scratch
+# database, signed in as the bench planner: the page marks `innopole:parcels-rendered` (a performance mark) once the
+# parcels of its one GeoJSON request are drawn and two animation frames have passed, so the mark's time is from the
+# start of the navigation to the first paint of every shape. The same page with a filter that selects no parcel is the
+# baseline: page, scripts, styles and the request itself, without the shapes.
+
+CHROMIUM = "/usr/bin/chromium"
+CHROMIUM_ARGS = ["--no-sandbox", "--headless", "--disable-gpu", "--disable-background-networking", "--no-first-run"]
+MAP_FULL = ""
+MAP_EMPTY = "?zoning=__no-such-zoning__"
+MAP_TIMEOUT_MS = 180_000
+
+
+def measure_map_render(rounds: int, *, log: Callable[[str], None] = print) -> dict:
+    """Median time to the first paint of all parcels on `/plan/` and of an empty map, in `rounds` interleaved rounds
+    (after one warm-up of each), with the number of shapes drawn; `skipped` says why when it cannot run here."""
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"skipped": "Playwright is not installed (the dev extras: pip install -e '.[dev]')."}
+    chromium = os.environ.get("BENCH_CHROMIUM", CHROMIUM)
+    if not os.path.exists(chromium):
+        return {"skipped": f"No Chromium at {chromium} (set BENCH_CHROMIUM)."}
+    from django.contrib.staticfiles.handlers import StaticFilesHandler
+    from django.test import Client
+    from django.test.testcases import LiveServerThread
+    from django.test.utils import override_settings
+
+    planner = bench_users()["planner"]
+    served = override_settings(
+        ALLOWED_HOSTS=["127.0.0.1"],
+        DEBUG=False,
+        SECURE_SSL_REDIRECT=False,
+        SESSION_COOKIE_SECURE=False,
+        CSRF_COOKIE_SECURE=False,
+    )
+    times: dict[str, list[float]] = {"empty": [], "full": []}
+    shapes: dict[str, int] = {}
+    with served:
+        client = Client()
+        client.force_login(planner)
+        session = client.cookies[settings.SESSION_COOKIE_NAME].value
+        close_old_connections()
+        server = LiveServerThread("127.0.0.1", StaticFilesHandler)
+        server.daemon = True
+        server.start()
+        server.is_ready.wait()
+        if server.error:
+            raise BenchError(f"The live server for the map benchmark did not start: {server.error}")
+        root = f"http://127.0.0.1:{server.port}/"
+        base = f"{root}plan/"
+        try:
+            with sync_playwright() as playwright:
+                browser = playwright.chromium.launch(executable_path=chromium, headless=True, args=CHROMIUM_ARGS)
+                version = browser.version
+                context = browser.new_context(viewport={"width": 1366, "height": 900}, locale="en-GB")
+                context.add_cookies([{"name": settings.SESSION_COOKIE_NAME, "value": session, "url": root}])
+
+                def render(query: str) -> dict:
+                    page = context.new_page()
+                    response = page.goto(base + query)
+                    if response is None or response.status != 200 or page.url != base + query:
+                        raise BenchError(
+                            f"The map benchmark's page answered {response and response.status} at {page.url}."
+                        )
+                    page.wait_for_selector("#plan-map[data-rendered]", state="attached", timeout=MAP_TIMEOUT_MS)
+                    result = page.evaluate(
+                        """() => ({
+                            ms: performance.getEntriesByName("innopole:parcels-rendered")[0].startTime,
+                            shapes: document.querySelectorAll("#plan-map path.parcel").length,
+                        })"""
+                    )
+                    page.close()
+                    return result
+
+                render(MAP_EMPTY), render(MAP_FULL)  # warm-up: caches, the scripts compiled once
+                for number in range(rounds):
+                    for name, query in (("empty", MAP_EMPTY), ("full", MAP_FULL)):
+                        result = render(query)
+                        times[name].append(result["ms"])
+                        shapes[name] = result["shapes"]
+                    log(f"  map round {number + 1}/{rounds} done")
+                browser.close()
+        finally:
+            server.terminate()
+            server.join()
+            close_old_connections()
+    empty, full = float(np.median(times["empty"])), float(np.median(times["full"]))
+    return {
+        "rounds": rounds,
+        "chromium": version,
+        "parcels": shapes["full"],
+        "empty_shapes": shapes["empty"],
+        "full_ms": round(full, 1),
+        "empty_ms": round(empty, 1),
+        "ratio": round(full / empty, 2) if empty else None,
+        "extra_ms": round(full - empty, 1),
+    }

@@ -6,6 +6,7 @@ test, and the flush's post_migrate signal recreates the role groups (core.apps.e
 """
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -24,6 +25,26 @@ CHROMIUM_ARGS = [
     "--no-first-run",
 ]
 TIMEOUT_MS = 10_000
+# A screenshot of every page open when a browser test fails (git-ignored), for the failure's report.
+ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    report = yield
+    context = item.funcargs.get("context") if hasattr(item, "funcargs") else None
+    if report.failed and report.when == "call" and context is not None:
+        ARTIFACTS.mkdir(exist_ok=True)
+        name = re.sub(r"[^\w.-]+", "_", item.nodeid)[-150:]
+        for index, page in enumerate(context.pages):
+            path = ARTIFACTS / f"{name}-{index}.png"
+            try:
+                page.screenshot(path=str(path), full_page=True)
+            except Exception as error:  # a crashed page: say so, and keep the test's own failure
+                report.sections.append(("screenshot", f"none of page {index}: {error}"))
+            else:
+                report.sections.append(("screenshot", str(path)))
+    return report
 
 
 @pytest.fixture(scope="session")

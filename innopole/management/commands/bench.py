@@ -22,6 +22,10 @@ the same rounds (goal ≤ 10×). The parcels' GeoJSON is divided by the plain pa
 rows read with `values()` and dumped by `json.dumps` (goal ≤ 2×). Each row has its status, size, query count and
 whether its goal is met.
 
+Last, the map in Chromium (`innopole.bench.measure_map_render`, `--map-rounds`, 0 skips it): `/plan/` opened in the
+system Chromium against a live server on the scratch database, the time from navigation start to the first paint of
+every parcel, against the same page with a filter that selects none, in the same browser run.
+
 It prints tables and writes everything, with the machine's description, as JSON to `--output`. Absolute times
 depend on the machine; only the ratios are meant for comparison.
 """
@@ -72,6 +76,13 @@ class Command(BaseCommand):
             help="Interleaved rounds of page and endpoint requests; the median is kept (default 7).",
         )
         parser.add_argument(
+            "--map-rounds",
+            type=int,
+            default=3,
+            help="Interleaved rounds of the map in Chromium, all parcels and none; the median is kept (default 3, "
+            "0 skips the browser).",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Run even if the scratch database already holds a campus (copied from a polluted template).",
@@ -85,6 +96,8 @@ class Command(BaseCommand):
             raise CommandError("--repeat must be at least 1.")
         if rounds < 1:
             raise CommandError("--rounds must be at least 1.")
+        if options["map_rounds"] < 0:
+            raise CommandError("--map-rounds must be 0 (no browser) or more.")
         if connection.vendor != "postgresql":
             raise CommandError(
                 f"The benchmark runs on PostgreSQL only (the configured database is {connection.vendor}). "
@@ -108,6 +121,9 @@ class Command(BaseCommand):
                     "all_goals_met": all(row["goal_met"] for row in pages if row["goal"] is not None),
                     "targets": pages,
                 }
+                if options["map_rounds"] > 0:
+                    self.stdout.write(f"[map] {options['map_rounds']} interleaved round(s) in Chromium…")
+                    results["map_render"] = bench.measure_map_render(options["map_rounds"], log=self.stdout.write)
                 results["database"] = database
         except bench.BenchError as error:
             raise CommandError(str(error)) from error
@@ -278,6 +294,8 @@ class Command(BaseCommand):
         )
         if "pages" in results:
             self.report_pages(results["pages"])
+        if "map_render" in results:
+            self.report_map(results["map_render"])
 
     def report_pages(self, pages: dict) -> None:
         write = self.stdout.write
@@ -301,4 +319,17 @@ class Command(BaseCommand):
         write(
             f"Goals: pages, endpoints and changelists ≤ {pages['goal_vs_healthz']:g}× /healthz; GeoJSON "
             f"≤ {pages['goal_geojson_vs_json_dumps']:g}× json.dumps of the same rows: {verdict}."
+        )
+
+    def report_map(self, figures: dict) -> None:
+        write = self.stdout.write
+        write("")
+        if "skipped" in figures:
+            write(f"Map in Chromium: not measured. {figures['skipped']}")
+            return
+        write(
+            f"Map in Chromium {figures['chromium']} (median of {figures['rounds']}, from navigation start to the first "
+            f"paint of every shape): {figures['parcels']:,} parcels {figures['full_ms']:,.0f} ms, an empty map "
+            f"{figures['empty_ms']:,.0f} ms ({figures['empty_shapes']} shapes): {figures['ratio']}× "
+            f"(+{figures['extra_ms']:,.0f} ms for the shapes)."
         )
