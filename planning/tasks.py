@@ -27,11 +27,15 @@ RETRY = {"autoretry_for": TRANSIENT_ERRORS, "retry_backoff": True, "retry_backof
 
 @shared_task(acks_late=True, **RETRY)
 def recompute_phase_readiness(phase_id: int) -> str | None:
-    """Recompute one phase (queued after a change; a second run finds the same fingerprint and stores nothing)."""
+    """Recompute one phase queued after a change, unless it is no longer stale: a recompute since then covered it
+    (a recompute holds the phase's row lock, which every change marking it stale waits for). Tasks run in-process
+    (`make run`, tests) otherwise ran once per change of a transaction that touched a phase many times."""
     services.readiness_unqueue(phase_id=phase_id)
     phase = Phase.objects.filter(pk=phase_id).first()
     if phase is None:
         return None  # deleted since: nothing to do
+    if not phase.readiness_stale:
+        return None
     return services.readiness_recompute(phase=phase).state
 
 

@@ -142,7 +142,7 @@ def test_workflow_actions_conform_to_the_schema(case, fuzz_rows):
 
 
 @schema.include(method=["POST", "PUT", "PATCH"]).exclude(method="POST", path_regex=ACTION).parametrize()
-@settings(max_examples=8, **FUZZ)
+@settings(max_examples=6, **FUZZ)
 def test_creates_and_updates_conform_to_the_schema(case, fuzz_rows):
     call(case, fuzz_rows)
 

@@ -11,6 +11,7 @@ import contextlib
 import io
 import json
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 from django.core.management import CommandError, call_command
@@ -22,6 +23,8 @@ from planning.models import Campus, Phase
 from tests.factories import CampusFactory
 
 pytestmark = pytest.mark.django_db
+# The map's figure needs Debian's Chromium, as the browser tests do (`.ci/run` installs it).
+CHROMIUM_MISSING = not Path("/usr/bin/chromium").exists()
 
 
 @pytest.fixture(scope="module")
@@ -31,7 +34,20 @@ def results(django_db_setup, django_db_blocker, tmp_path_factory):
     out = io.StringIO()
     with django_db_blocker.unblock():
         test_database = connection.settings_dict["NAME"]
-        call_command("bench", "--scale", "0.002", "--repeat", "1", "--rounds", "1", "--output", str(output), stdout=out)
+        call_command(
+            "bench",
+            "--scale",
+            "0.002",
+            "--repeat",
+            "1",
+            "--rounds",
+            "1",
+            "--map-rounds",
+            "1",
+            "--output",
+            str(output),
+            stdout=out,
+        )
         assert connection.settings_dict["NAME"] == test_database
     return json.loads(output.read_text(encoding="utf-8")), out.getvalue()
 
@@ -52,6 +68,17 @@ def test_writes_the_promised_figures(results):
     assert {"engine_vs_sql", "engine_vs_sql_goal", "engine_vs_sql_goal_met", "sweep_vs_sql", "growth"} <= set(ratios)
     assert all(len(values) == 3 and values[0] == 1 for values in ratios["growth"].values())
     assert "Engine vs one SQL query at 100 %" in printed
+
+
+def test_the_map_is_timed_in_chromium_with_every_parcel_against_an_empty_map(results):
+    data, _printed = results
+    figure = data["map_render"]
+    if "skipped" in figure:  # no Chromium or Playwright on this machine: said, not hidden
+        assert CHROMIUM_MISSING, figure
+        return
+    assert figure["rounds"] == 1
+    assert figure["parcels"] == data["dataset"]["parcels"] and figure["empty_shapes"] == 0
+    assert figure["full_ms"] > 0 and figure["empty_ms"] > 0 and figure["ratio"] > 0
 
 
 def test_pages_and_endpoints_are_measured_against_baselines_of_the_same_run(results):

@@ -46,6 +46,7 @@ def test_a_programming_error_fails_at_once_without_a_retry(runs):
 def test_a_database_error_that_can_pass_is_retried_with_back_off(runs):
     phase = PhaseFactory()
     runs.clear()  # the recompute its creation queued (committed at once here) ran already
+    Phase.objects.filter(pk=phase.pk).update(readiness_stale=True)  # as a change committed since would leave it
     # Another session holds the phase's row lock, and ours gives up waiting at once: PostgreSQL's
     # lock_not_available, which Django raises as OperationalError (it passes once the other session commits).
     params = connection.get_connection_params()
@@ -67,3 +68,17 @@ def test_a_database_error_that_can_pass_is_retried_with_back_off(runs):
     assert "lock timeout" in str(result.result)
     assert len(runs) == 1 + RETRY["max_retries"]
     assert RETRY["retry_backoff"] and RETRY["retry_backoff_max"] == 300
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_task_for_a_phase_a_recompute_has_covered_since_does_nothing(runs):
+    phase = PhaseFactory()  # its creation's recompute ran on commit: the phase is no longer stale
+    assert Phase.objects.get(pk=phase.pk).readiness_stale is False
+    snapshots = phase.readiness_snapshots.count()
+
+    assert recompute_phase_readiness.apply(args=[phase.pk]).result is None
+    assert phase.readiness_snapshots.count() == snapshots
+
+    Phase.objects.filter(pk=phase.pk).update(readiness_stale=True)
+    assert recompute_phase_readiness.apply(args=[phase.pk]).result is not None
+    assert Phase.objects.get(pk=phase.pk).readiness_stale is False
