@@ -166,7 +166,8 @@ class OrganisationAdmin(ServiceAdmin):
         return TemplateResponse(request, "admin/partners/organisation/invite.html", context)
 
     def get_queryset(self, request):
-        return super().get_queryset(request).annotate(member_count=Count("memberships"))
+        # An aggregate drops Meta.ordering (GROUP BY): order again, or the autocomplete's pages are unordered.
+        return super().get_queryset(request).annotate(member_count=Count("memberships")).order_by("name_en", "pk")
 
     @admin.display(description=_("members"), ordering="member_count")
     def members(self, organisation):

@@ -849,12 +849,11 @@ def parcel_programme_update(
     parcel: Parcel,
     actor: "User | None",
     expected_version: int | None = None,
-    parcel_changes: Mapping[str, Any] | None = None,
     create: Iterable[Mapping[str, Any]] = (),
     update: Iterable[tuple[Facility, Mapping[str, Any]]] = (),
     delete: Iterable[Facility] = (),
 ) -> Programme:
-    """Change a parcel's programme (its facilities, and the parcel itself if `parcel_changes`) as one change set.
+    """Change a parcel's programme (its facilities) as one change set.
 
     `create` holds the fields of new facilities, `update` (facility, changes) pairs, `delete` facilities, all on
     this parcel (a facility moves to another parcel with `facility_update`). Everything is applied under the
@@ -917,22 +916,18 @@ def parcel_programme_update(
             errors.setdefault(refusal.field or NON_FIELD_ERRORS, []).append(refusal.message)
         raise ValidationError(errors)
 
-    phase_ids = [parcel.phase_id]
     for row in programme.deleted:
         delete_audited(row, actor=actor)
     for row, changed in programme.changed:
         save_audited(row, actor=actor, update_fields=changed)
     for row in programme.created:
         save_audited(row, actor=actor)
-    if parcel_changes:
-        _parcel_apply(parcel, dict(parcel_changes), actor=actor)  # checks the cap against the saved facilities
-    phase_ids.append(parcel.phase_id)
     gfa = parcel.facilities.total_gfa_m2()
     if gfa > parcel.gfa_cap_m2:
         raise ValidationError(
             _("Parcel %(code)s: %(message)s") % {"code": parcel.code, "message": gfa_cap_message(parcel, gfa)}
         )
-    readiness_mark_stale(phase_ids=phase_ids)
+    readiness_mark_stale(phase_ids=[parcel.phase_id])
     return programme
 
 
