@@ -6,6 +6,7 @@ which adds the rules that need geometry or several rows (see DESIGN §3).
 
 from decimal import Decimal
 
+from django.core.exceptions import ValidationError
 from django.db import models
 from django.db.models import Q
 from django.utils import timezone
@@ -149,6 +150,15 @@ class Phase(BilingualNameMixin, VersionedModel):
         return str(ReadinessSnapshot.State(state).label) if state else ""
 
 
+def validate_parcel_code(value: str) -> None:
+    """A parcel's code names it in the workspace's addresses (`/plan/parcels/<code>/`): no "/" (it would split the
+    address) and not "new" (the address of the new-parcel form)."""
+    if "/" in value:
+        raise ValidationError(_("A parcel code cannot contain “/”."), code="parcel_code_slash")
+    if value == "new":
+        raise ValidationError(_("“new” is reserved; choose another parcel code."), code="parcel_code_reserved")
+
+
 class Parcel(VersionedModel):
     """A site or lot: its polygon, development controls, land status and the phase it belongs to.
 
@@ -173,7 +183,7 @@ class Parcel(VersionedModel):
         verbose_name=_("phase"),
         help_text=_("Empty for land held in reserve."),
     )
-    code = models.CharField(_("code"), max_length=20)
+    code = models.CharField(_("code"), max_length=20, validators=[validate_parcel_code])
     lot_ref = models.CharField(_("lot reference"), max_length=100, blank=True)
     geometry = models.JSONField(_("geometry"), help_text=_("GeoJSON Polygon in WGS84 (longitude, latitude)."))
     computed_area_m2 = models.DecimalField(_("computed area (m²)"), editable=False, **AREA)

@@ -34,6 +34,22 @@ def new_parcel(phase, planner, **fields):
     return services.parcel_create(actor=planner, campus=phase.campus, phase=phase, **{**defaults, **fields})
 
 
+class TestParcelCode:
+    @pytest.mark.parametrize(
+        ("code", "message"),
+        [("P1/A", "A parcel code cannot contain “/”."), ("new", "“new” is reserved; choose another parcel code.")],
+    )
+    def test_a_code_that_would_break_the_parcel_s_address_is_refused(self, planner, code, message):
+        phase = PhaseFactory()
+        with pytest.raises(ValidationError) as refused:
+            new_parcel(phase, planner, code=code)
+        assert refused.value.message_dict["code"] == [message]
+        assert not Parcel.objects.exists()
+
+    def test_new_in_capitals_is_an_ordinary_code(self, planner):
+        assert new_parcel(PhaseFactory(), planner, code="NEW").code == "NEW"
+
+
 class TestParcelGeometry:
     def test_area_is_computed_in_hk1980_grid(self, planner):
         phase = PhaseFactory()
