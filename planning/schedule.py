@@ -105,7 +105,8 @@ class ScheduleResult:
     target_completion: datetime.date | None
     # Forecast completion − target completion, in days; None without items or without a target.
     completion_slip_days: int | None
-    # The latest-finishing item (ties: least float, then the last in topological order): the one the phase's completion waits for.
+    # The latest-finishing item, the one the phase's completion waits for (ties: least float, then the last in
+    # topological order).
     completion_item_id: ItemId | None
     # The critical items in topological order.
     critical_path: list[ItemId] = field(default_factory=list)
