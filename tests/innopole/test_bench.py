@@ -70,6 +70,16 @@ def test_writes_the_promised_figures(results):
     assert "Engine vs one SQL query at 100 %" in printed
 
 
+def test_the_scheduling_engine_is_timed_against_a_topological_sort_of_the_same_graphs(results):
+    data, printed = results
+    levels = data["schedule_engine"]["levels"]
+    assert [(level["phases"], level["items"]) for level in levels] == [(10, 2_000), (100, 20_000)]
+    for level in levels:
+        assert level["dependencies"] > level["items"]  # one to three predecessors each
+        assert level["engine_s"] > 0 and level["topological_sort_s"] > 0 and level["ratio"] > 0
+    assert "Scheduling engine against a plain topological sort" in printed
+
+
 def test_the_map_is_timed_in_chromium_with_every_parcel_against_an_empty_map(results):
     data, _printed = results
     figure = data["map_render"]

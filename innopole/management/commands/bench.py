@@ -121,6 +121,8 @@ class Command(BaseCommand):
                     "all_goals_met": all(row["goal_met"] for row in pages if row["goal"] is not None),
                     "targets": pages,
                 }
+                self.stdout.write("[schedule] the scheduling engine on 100 phases' networks…")
+                results["schedule_engine"] = bench.measure_schedule_engine(repeat, log=self.stdout.write)
                 if options["map_rounds"] > 0:
                     self.stdout.write(f"[map] {options['map_rounds']} interleaved round(s) in Chromium…")
                     results["map_render"] = bench.measure_map_render(options["map_rounds"], log=self.stdout.write)
@@ -294,8 +296,22 @@ class Command(BaseCommand):
         )
         if "pages" in results:
             self.report_pages(results["pages"])
+        if "schedule_engine" in results:
+            self.report_schedule(results["schedule_engine"])
         if "map_render" in results:
             self.report_map(results["map_render"])
+
+    def report_schedule(self, figures: dict) -> None:
+        self.stdout.write("")
+        self.stdout.write(
+            f"Scheduling engine against a plain topological sort of the same graphs (best of {figures['repeat']}):"
+        )
+        for level in figures["levels"]:
+            self.stdout.write(
+                f"  {level['phases']:>3} phases, {level['items']:,} items, {level['dependencies']:,} dependencies: "
+                f"engine {level['engine_s'] * 1000:,.0f} ms, sort {level['topological_sort_s'] * 1000:,.0f} ms, "
+                f"{level['ratio']}×; {level['engine_us_per_item']} µs per item"
+            )
 
     def report_pages(self, pages: dict) -> None:
         write = self.stdout.write
