@@ -9,7 +9,7 @@ such a date on its field.
 import datetime
 
 from django.conf import settings
-from django.core.exceptions import ValidationError
+from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import models
 from django.utils import formats, timezone
 from django.utils.text import capfirst
@@ -71,6 +71,32 @@ class TimeStampedModel(models.Model):
                 errors[field.name] = [ValidationError(message, code="date_in_future")]
         if errors:
             raise ValidationError(errors)
+
+    def validate_constraints(self, exclude=None):
+        """Django reports a check constraint's refusal for the whole row; one whose condition looks at a single
+        field (GFA more than 0, say) is reported on that field instead, so a form shows it beside the field and the
+        API keys its 400 by it, like every other refusal of one value."""
+        try:
+            super().validate_constraints(exclude=exclude)
+        except ValidationError as error:
+            on_fields = one_field_constraints(type(self))
+            errors: dict[str, list[ValidationError]] = {}
+            for field, messages in error.error_dict.items():
+                for message in messages:
+                    target = on_fields.get(" ".join(message)) if field == NON_FIELD_ERRORS else None
+                    errors.setdefault(target or field, []).append(message)
+            raise ValidationError(errors) from None
+
+
+def one_field_constraints(model) -> dict[str, str]:
+    """The violation message of each of the model's check constraints on a single field, and that field."""
+    fields = {}
+    for constraint in model._meta.constraints:
+        if isinstance(constraint, models.CheckConstraint) and isinstance(constraint.condition, models.Q):
+            names = constraint.condition.referenced_base_fields
+            if len(names) == 1:
+                fields[str(constraint.get_violation_error_message())] = next(iter(names))
+    return fields
 
 
 class VersionedModel(TimeStampedModel):

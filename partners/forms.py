@@ -8,7 +8,7 @@ put back on these forms. The EOI form's fields are the services' own list (`serv
 from django import forms
 from django.contrib.auth import password_validation
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
-from django.db.models import CheckConstraint, F, Q
+from django.db.models import F
 from django.utils.translation import get_language
 from django.utils.translation import gettext_lazy as _
 
@@ -19,43 +19,6 @@ from .services import EOI_FIELDS
 from .uploads import ALLOWED
 
 ACCEPT = ",".join(sorted({".jpeg", *(extension for extension, _label in ALLOWED.values())}))
-
-
-def one_field_constraints(model) -> dict[str, str]:
-    """The violation message of each of the model's check constraints on a single field, and that field."""
-    fields = {}
-    for constraint in model._meta.constraints:
-        if isinstance(constraint, CheckConstraint) and isinstance(constraint.condition, Q):
-            names = constraint.condition.referenced_base_fields
-            if len(names) == 1:
-                fields[str(constraint.get_violation_error_message())] = next(iter(names))
-    return fields
-
-
-def show_constraints_on_fields(form: forms.ModelForm) -> None:
-    """Move the model's refusals of one field's value from the top of the form to that field.
-
-    Django reports every check constraint for the whole row; a constraint on one field (GFA more than 0, say) reads
-    better next to that field, as the form's own field errors do.
-    """
-    if NON_FIELD_ERRORS not in form.errors:
-        return
-    on_fields = one_field_constraints(form._meta.model)
-    kept, moved = [], []
-    for error in form.errors[NON_FIELD_ERRORS].as_data():
-        field = on_fields.get(" ".join(error))
-        if field in form.fields:
-            moved.append((field, error))
-        else:
-            kept.append(error)
-    if not moved:
-        return
-    if kept:
-        form.errors[NON_FIELD_ERRORS] = form.error_class(kept, error_class="nonfield", renderer=form.renderer)
-    else:
-        del form.errors[NON_FIELD_ERRORS]
-    for field, error in moved:
-        form.add_error(field, error)
 
 
 def add_service_errors(form: forms.BaseForm, error: ValidationError, *, keep_existing: bool = False) -> None:
@@ -192,13 +155,6 @@ class EOIForm(forms.ModelForm):
         shown = [p for p in self._parcels if phase_id is None or p.phase_id == phase_id or p.pk == chosen]
         self.parcel_groups = _parcel_groups(shown, several_campuses=self._several_campuses)
         self.fields["preferred_parcel"].choices = [("", "---------"), *self.parcel_groups]
-
-    def full_clean(self):
-        super().full_clean()
-        # The model's constraints (GFA and capacity more than 0, investment not negative) are checked by the
-        # ModelForm like the services' `full_clean` checks them; each is shown on its field.
-        if self.is_bound:
-            show_constraints_on_fields(self)
 
     def chosen_facility_type(self) -> FacilityType | None:
         """The facility type the form holds now (submitted or saved), to name the capacity unit."""

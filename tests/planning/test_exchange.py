@@ -412,7 +412,7 @@ class TestFeatures:
             ),
             (
                 feature("N-1", grid_square(X0, Y0, X0 + 10, Y0 + 10), max_site_coverage_pct=120),
-                "Site coverage is a percentage from 0 to 100.",
+                "max_site_coverage_pct: Site coverage is a percentage from 0 to 100.",
             ),
             (
                 feature("N-1", grid_square(X0, Y0, X0 + 10, Y0 + 10), handover_date="31/12/2026"),

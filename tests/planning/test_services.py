@@ -50,6 +50,14 @@ class TestParcelCode:
         assert new_parcel(PhaseFactory(), planner, code="NEW").code == "NEW"
 
 
+def test_a_check_constraint_on_one_field_is_reported_on_that_field(planner):
+    # The model's constraint, not a form's copy: the service's full_clean keys it by the field it looks at.
+    with pytest.raises(ValidationError) as refused:
+        new_parcel(PhaseFactory(), planner, max_site_coverage_pct=Decimal("120"))
+    assert refused.value.message_dict == {"max_site_coverage_pct": ["Site coverage is a percentage from 0 to 100."]}
+    assert not Parcel.objects.exists()
+
+
 class TestParcelGeometry:
     def test_area_is_computed_in_hk1980_grid(self, planner):
         phase = PhaseFactory()
