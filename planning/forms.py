@@ -16,8 +16,10 @@ from django.utils.translation import gettext_lazy as _
 from core.templatetags.units import grouped
 from core.units import fmt_ratio
 
+from . import services
 from .models import Campus, Facility, FacilityType, Parcel, Phase
 
+# The parcel's attributes the panel edits, in the order a planner reads them (all among services.PARCEL_FIELDS).
 ATTRIBUTE_FIELDS = (
     "code",
     "lot_ref",
@@ -29,22 +31,10 @@ ATTRIBUTE_FIELDS = (
     "land_status",
     "handover_date",
 )
-# Controls a new parcel may leave blank to take its campus's defaults (services.CAMPUS_DEFAULTS).
-CONTROL_DEFAULTS = {
-    "zoning": "zoning_default",
-    "max_plot_ratio": "max_plot_ratio",
-    "max_site_coverage_pct": "max_site_coverage_pct",
-    "max_building_height_mpd": "max_building_height_mpd",
-}
-FACILITY_FIELDS = (
-    "facility_type",
-    "name",
-    "gfa_m2",
-    "capacity",
-    "status",
-    "planned_completion",
-    "delivery_model",
-)
+# Controls a new parcel may leave blank to take its campus's defaults.
+CONTROL_DEFAULTS = services.CAMPUS_DEFAULTS
+# A facility of the programme: the service's fields but the parcel (the panel's parcel).
+FACILITY_FIELDS = tuple(name for name in services.FACILITY_FIELDS if name != "parcel")
 PARCEL_LABELS = {
     "code": _("Code"),
     "lot_ref": _("Lot reference"),

@@ -170,26 +170,9 @@
       bar.dataset.savedArea = String(data.computed_area_m2);
       return;
     }
-    if (status === 400) {
-      const messages = P.messagesOf(data);
-      restore();
-      P.setMode("browse");
-      P.showRefusal(layer, messages);
-      return;
-    }
-    if (status === 409) {
-      restore();
-      P.setMode("browse");
-      P.status(strings.conflict);
-      P.showConflict(data, async () => {
-        await P.reload();
-        P.select(code);
-        if (P.panelCode() === code) P.openParcel(code, { push: false });
-        P.status(format(strings.reloaded, { code }));
-      });
-      return;
-    }
-    P.status(format(strings.failed, { status }));
+    restore();
+    P.setMode("browse");
+    P.writeRefused(status, data, layer, code);
   }
 
   bar.querySelector('[data-action="save"]').addEventListener("click", save);

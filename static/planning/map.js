@@ -470,6 +470,31 @@
     });
   }
 
+  /* After a change to a parcel: the map and the tables read again, the parcel selected, its panel refreshed if it
+     is open. */
+  async function refocus(code) {
+    await reload();
+    select(code);
+    if (P.panelCode && P.panelCode() === code) P.openParcel(code, { push: false });
+  }
+
+  /* A tool's write the server did not take: a 400 shows its reasons at the shape, a 409 who changed the parcel
+     (with a button that loads the current version), anything else the status. */
+  function writeRefused(answer, data, layer, code) {
+    if (answer === 400) {
+      showRefusal(layer, messagesOf(data));
+    } else if (answer === 409) {
+      setMode("browse");
+      status(strings.conflict);
+      showConflict(data, async () => {
+        await refocus(code);
+        status(format(strings.reloaded, { code }));
+      });
+    } else {
+      status(format(strings.failed, { status: answer }));
+    }
+  }
+
   function hideConflict() {
     const box = document.getElementById("plan-conflict");
     if (box) box.hidden = true;
@@ -544,6 +569,8 @@
     showRefusal,
     showConflict,
     hideConflict,
+    refocus,
+    writeRefused,
     reveal,
     setMode,
     styleFor,

@@ -26,18 +26,6 @@
     return P.layer(select.value);
   }
 
-  function conflict(data) {
-    const code = state.code;
-    P.setMode("browse");
-    P.status(strings.conflict);
-    P.showConflict(data, async () => {
-      await P.reload();
-      P.select(code);
-      if (P.panelCode() === code) P.openParcel(code, { push: false });
-      P.status(format(strings.reloaded, { code }));
-    });
-  }
-
   async function preview() {
     clearPreview();
     const other = otherLayer();
@@ -63,12 +51,8 @@
       P.status(message);
       confirmButton.hidden = false;
       confirmButton.focus();
-    } else if (status === 400) {
-      P.showRefusal(state.layer, P.messagesOf(data));
-    } else if (status === 409) {
-      conflict(data);
     } else {
-      P.status(format(strings.failed, { status }));
+      P.writeRefused(status, data, state.layer, state.code);
     }
   }
 
@@ -80,16 +64,10 @@
       const code = data.code;
       const other = state.other.code;
       P.setMode("browse");
-      await P.reload();
-      P.select(code);
-      if (P.panelCode() === code) P.openParcel(code, { push: false });
+      await P.refocus(code);
       P.status(format(strings.mergeDone, { code, other }));
-    } else if (status === 400) {
-      P.showRefusal(state.layer, P.messagesOf(data));
-    } else if (status === 409) {
-      conflict(data);
     } else {
-      P.status(format(strings.failed, { status }));
+      P.writeRefused(status, data, state.layer, state.code);
     }
   });
 

@@ -84,18 +84,6 @@
     if (first) first.focus();
   }
 
-  function conflict(data) {
-    const code = state.code;
-    P.setMode("browse");
-    P.status(strings.conflict);
-    P.showConflict(data, async () => {
-      await P.reload();
-      P.select(code);
-      if (P.panelCode() === code) P.openParcel(code, { push: false });
-      P.status(format(strings.reloaded, { code }));
-    });
-  }
-
   async function preview(line) {
     state.line = line;
     const url = `${P.config.parcelApi}${state.id}/split/?dry_run=true`;
@@ -103,14 +91,9 @@
     if (!state) return;
     if (status === 200) {
       showParts(data.parts);
-    } else if (status === 400) {
-      P.showRefusal(state.layer, P.messagesOf(data));
-      drawLine();
-    } else if (status === 409) {
-      conflict(data);
     } else {
-      P.status(format(strings.failed, { status }));
-      drawLine();
+      P.writeRefused(status, data, state.layer, state.code);
+      if (status !== 409) drawLine(); // draw another line
     }
   }
 
@@ -136,16 +119,10 @@
       const code = data.kept.code;
       const created = data.created.code;
       P.setMode("browse");
-      await P.reload();
-      P.select(code);
-      if (P.panelCode() === code) P.openParcel(code, { push: false });
+      await P.refocus(code);
       P.status(format(strings.splitDone, { code, new: created }));
-    } else if (status === 400) {
-      P.showRefusal(state.layer, P.messagesOf(data));
-    } else if (status === 409) {
-      conflict(data);
     } else {
-      P.status(format(strings.failed, { status }));
+      P.writeRefused(status, data, state.layer, state.code);
     }
   });
 
