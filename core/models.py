@@ -89,13 +89,18 @@ class TimeStampedModel(models.Model):
 
 
 def one_field_constraints(model) -> dict[str, str]:
-    """The violation message of each of the model's check constraints on a single field, and that field."""
+    """The violation message of each of the model's check constraints on a single editable field, and that field.
+
+    A constraint on a field the system derives (a parcel's computed area) stays on the row: nobody edits that field,
+    so no form or request has a place to show the message beside it."""
     fields = {}
     for constraint in model._meta.constraints:
         if isinstance(constraint, models.CheckConstraint) and isinstance(constraint.condition, models.Q):
             names = constraint.condition.referenced_base_fields
             if len(names) == 1:
-                fields[str(constraint.get_violation_error_message())] = next(iter(names))
+                [name] = names
+                if model._meta.get_field(name).editable:
+                    fields[str(constraint.get_violation_error_message())] = name
     return fields
 
 

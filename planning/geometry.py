@@ -15,6 +15,7 @@ import shapely
 import shapely.ops
 from django.core import checks
 from django.core.exceptions import ImproperlyConfigured, ValidationError
+from django.utils import formats
 from django.utils.translation import gettext as _
 from pyproj import Transformer
 from pyproj.exceptions import ProjError
@@ -197,6 +198,12 @@ def parse_polygon(value) -> Polygon:
         raise ValidationError(_("The polygon is not valid (%(detail)s).") % {"detail": reason})
     if polygon.is_empty or polygon.area == 0:
         raise ValidationError(_("The polygon has no area."))
+    if to_grid(polygon).area < TOLERANCE_M2:
+        # Positions on one line in the grid come back from WGS84's rounding as a sliver of a few square centimetres.
+        raise ValidationError(
+            _("The polygon has no real area (under %(min)s m², its positions almost on one line).")
+            % {"min": formats.number_format(TOLERANCE_M2, 0)}
+        )
     min_lon, min_lat, max_lon, max_lat = HONG_KONG_BOUNDS
     bounds = polygon.bounds
     if bounds[0] < min_lon or bounds[1] < min_lat or bounds[2] > max_lon or bounds[3] > max_lat:

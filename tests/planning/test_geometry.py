@@ -133,6 +133,14 @@ def square(lon=114.07, lat=22.49, size=0.001):
             {"type": "Polygon", "coordinates": [[[114.07, 22.49], [114.08, 22.49], [114.09, 22.49], [114.07, 22.49]]]},
             "has no area",
         ),
+        (
+            # A triangle 100 m long and 1 cm wide: valid, but half a square metre.
+            {
+                "type": "Polygon",
+                "coordinates": [[[114.07, 22.49], [114.071, 22.49], [114.07, 22.4900001], [114.07, 22.49]]],
+            },
+            "has no real area (under 1 m²",
+        ),
     ],
 )
 def test_bad_polygons_are_refused_with_a_specific_message(value, message):
