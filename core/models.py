@@ -75,17 +75,29 @@ class TimeStampedModel(models.Model):
     def validate_constraints(self, exclude=None):
         """Django reports a check constraint's refusal for the whole row; one whose condition looks at a single
         field (GFA more than 0, say) is reported on that field instead, so a form shows it beside the field and the
-        API keys its 400 by it, like every other refusal of one value."""
+        API keys its 400 by it, like every other refusal of one value; so is a constraint the model names in its
+        `constraint_fields` (`named_constraint_fields`)."""
         try:
             super().validate_constraints(exclude=exclude)
         except ValidationError as error:
-            on_fields = one_field_constraints(type(self))
+            on_fields = one_field_constraints(type(self)) | named_constraint_fields(type(self))
             errors: dict[str, list[ValidationError]] = {}
             for field, messages in error.error_dict.items():
                 for message in messages:
                     target = on_fields.get(" ".join(message)) if field == NON_FIELD_ERRORS else None
                     errors.setdefault(target or field, []).append(message)
             raise ValidationError(errors) from None
+
+
+def named_constraint_fields(model) -> dict[str, str]:
+    """The violation message of each constraint the model names in `constraint_fields` (constraint name → field):
+    a rule on two fields (an activity lasts at least a day) refused on the one a person changes to satisfy it."""
+    names = getattr(model, "constraint_fields", {})
+    return {
+        str(constraint.get_violation_error_message()): names[constraint.name]
+        for constraint in model._meta.constraints
+        if constraint.name in names
+    }
 
 
 def one_field_constraints(model) -> dict[str, str]:

@@ -18,13 +18,14 @@ from .models import (
     Campus,
     Facility,
     FacilityType,
-    Milestone,
     Parcel,
     Phase,
     ReadinessCriterionSetting,
     ReadinessPolicy,
     ReadinessSnapshot,
     ReadinessSweep,
+    ScheduleDependency,
+    ScheduleItem,
     UtilityCapacity,
 )
 
@@ -330,19 +331,60 @@ class UtilityCapacityAdmin(ServiceAdmin):
         return with_unit(utility.capacity, utility.unit)
 
 
-@admin.register(Milestone)
-class MilestoneAdmin(ServiceAdmin):
-    list_display = ["__str__", "phase", "kind", "planned_date", "actual_date", "overdue"]
-    list_filter = ["phase", "kind"]
+class ScheduleDependencyInline(admin.TabularInline):
+    """An item's predecessors, read here; they are changed as dependencies (their own page, and the workspace)."""
+
+    model = ScheduleDependency
+    fk_name = "successor"
+    fields = ["predecessor", "lag_days"]
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    verbose_name = _("predecessor")
+    verbose_name_plural = _("predecessors")
+
+    def has_add_permission(self, request, obj=None):
+        return False
+
+    def get_queryset(self, request):
+        return super().get_queryset(request).select_related("predecessor")
+
+
+@admin.register(ScheduleItem)
+class ScheduleItemAdmin(ServiceAdmin):
+    list_display = [
+        "__str__",
+        "phase",
+        "kind",
+        "duration_days",
+        "baseline_finish",
+        "forecast_finish",
+        "total_float_days",
+        "critical_mark",
+        "overdue",
+    ]
+    list_filter = ["phase", "kind", "category", "critical"]
     search_fields = ["title"]
-    filter_horizontal = ["predecessors"]
-    readonly_fields = ["version", "created", "updated"]
+    readonly_fields = [
+        "forecast_start",
+        "forecast_finish",
+        "late_finish",
+        "total_float_days",
+        "critical",
+        "driving_predecessor",
+        "scheduled_on",
+        "version",
+        "created",
+        "updated",
+    ]
     list_select_related = ["phase"]
-    create_service = services.milestone_create
-    update_service = services.milestone_update
-    delete_service = services.milestone_delete
-    service_object_name = "milestone"
-    service_fields = (*services.MILESTONE_FIELDS, "predecessors")  # the services take the predecessors too
+    autocomplete_fields = ["facility"]
+    inlines = [ScheduleDependencyInline]
+    create_service = services.schedule_item_create
+    update_service = services.schedule_item_update
+    delete_service = services.schedule_item_delete
+    service_object_name = "item"
+    service_fields = services.SCHEDULE_ITEM_FIELDS
 
     class Media:
         css = {"all": ["css/admin.css"]}
@@ -351,11 +393,37 @@ class MilestoneAdmin(ServiceAdmin):
         return super().get_queryset(request).with_overdue()
 
     @admin.display(description=_("overdue"))
-    def overdue(self, milestone):
-        # A mark only where there is something to see: a red ✖ on every milestone on time read as an alarm.
-        if not milestone.is_overdue:
+    def overdue(self, item):
+        # A mark only where there is something to see: a red ✖ on every item on time read as an alarm.
+        if not item.is_overdue:
             return ""
         return format_html('<span class="badge badge-overdue">{}</span>', _("Overdue"))
+
+    @admin.display(description=_("critical"), ordering="critical")
+    def critical_mark(self, item):
+        # As `overdue`: a word where an item is critical, nothing elsewhere (a boolean column drew a red ✖ on every
+        # item with float to spare, which read as an alarm).
+        if not item.critical:
+            return ""
+        return format_html("<strong>{}</strong>", _("Critical"))
+
+
+@admin.register(ScheduleDependency)
+class ScheduleDependencyAdmin(ServiceAdmin):
+    list_display = ["__str__", "phase", "lag_days"]
+    list_filter = ["successor__phase"]
+    readonly_fields = ["version", "created", "updated"]
+    list_select_related = ["predecessor", "successor__phase"]
+    autocomplete_fields = ["predecessor", "successor"]
+    create_service = services.schedule_dependency_create
+    update_service = services.schedule_dependency_update
+    delete_service = services.schedule_dependency_delete
+    service_object_name = "link"
+    service_fields = services.SCHEDULE_DEPENDENCY_FIELDS
+
+    @admin.display(description=_("phase"), ordering="successor__phase__number")
+    def phase(self, link):
+        return link.successor.phase
 
 
 @admin.register(ReadinessSnapshot)

@@ -17,7 +17,7 @@ from django.contrib.auth.models import Group
 from core.roles import EXECUTIVE, PLANNER, STAFF
 
 from . import services
-from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from .models import Campus, Facility, FacilityType, Parcel, Phase, ScheduleDependency, ScheduleItem, UtilityCapacity
 
 # username, role, is_staff (admin access)
 DEMO_USERS = (
@@ -194,20 +194,40 @@ class DemoLoad:
                 name="utility",
             )
 
-    def _milestones(self, phases, items: list[dict]) -> None:
-        previous: dict[int, Milestone] = {}
+    def _schedule(self, phases, items: list[dict]) -> None:
+        """Each phase's activities and milestones (found again by phase, category and title), then their
+        dependencies, each through the services, so the schedule is recomputed as a planner's edit would."""
+        by_key: dict[str, ScheduleItem] = {}
         for item in items:
             phase = phases[item["phase"]]
-            predecessor = previous.get(item["phase"]) if item.get("depends_on_previous") else None
-            previous[item["phase"]] = self.upsert(
-                Milestone,
-                {"phase": phase, "kind": item["kind"]},
-                {"planned_date": day(item["planned"]), "actual_date": day(item.get("actual"))},
-                create=services.milestone_create,
-                update=services.milestone_update,
-                name="milestone",
-                predecessors=[predecessor] if predecessor else [],
+            fields = {
+                "kind": item["kind"],
+                "duration_days": item["duration_days"],
+                "baseline_start": day(item["baseline_start"]),
+                "baseline_finish": day(item.get("baseline_finish"))
+                or day(item["baseline_start"]) + datetime.timedelta(days=item["duration_days"]),
+                "start_not_before": day(item.get("start_not_before")),
+                "actual_start": day(item.get("actual_start")),
+                "actual_finish": day(item.get("actual_finish")),
+            }
+            by_key[item["key"]] = self.upsert(
+                ScheduleItem,
+                {"phase": phase, "category": item["category"], "title": item.get("title", "")},
+                fields,
+                create=services.schedule_item_create,
+                update=services.schedule_item_update,
+                name="item",
             )
+        for item in items:
+            for link in item["predecessors"]:
+                self.upsert(
+                    ScheduleDependency,
+                    {"predecessor": by_key[link["key"]], "successor": by_key[item["key"]]},
+                    {"lag_days": link["lag_days"]},
+                    create=services.schedule_dependency_create,
+                    update=services.schedule_dependency_update,
+                    name="link",
+                )
 
     def _users(self) -> None:
         """The demo users; existing ones keep their password."""
@@ -229,5 +249,5 @@ def load_plan(load: DemoLoad) -> None:
     load.facility_types = load._facility_types(data["facility_types"])
     load._parcels(load.campus, load.phases, load.facility_types, data["parcels"]["features"])
     load._utilities(load.phases, data["utilities"])
-    load._milestones(load.phases, data["milestones"])
+    load._schedule(load.phases, data["schedule"])
     load._users()

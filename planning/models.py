@@ -7,8 +7,9 @@ which adds the rules that need geometry or several rows (see DESIGN §3).
 from decimal import Decimal
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator
 from django.db import models
-from django.db.models import Q
+from django.db.models import F, Q
 from django.utils import timezone
 from django.utils.formats import date_format
 from django.utils.translation import gettext_lazy as _
@@ -21,9 +22,10 @@ from .querysets import (
     CampusQuerySet,
     FacilityQuerySet,
     FacilityTypeQuerySet,
-    MilestoneQuerySet,
     ParcelQuerySet,
     PhaseQuerySet,
+    ScheduleDependencyQuerySet,
+    ScheduleItemQuerySet,
     UtilityCapacityQuerySet,
 )
 
@@ -444,63 +446,274 @@ class UtilityCapacity(VersionedModel):
         return str(self.UNITS[self.kind])
 
 
-class Milestone(VersionedModel):
-    """A dated step of a phase's delivery; `predecessors` must be done first (no cycles)."""
+# An item lasts ten years at most (so no chain of items can run the calendar past its end).
+MAX_DURATION_DAYS = 3650
+
+
+class ScheduleItem(VersionedModel):
+    """One activity or milestone of a phase's delivery schedule (see `planning.schedule` for the dates' meaning).
+
+    The planner sets what is planned and known: the kind, the duration, the baseline (the dates promised), an
+    optional "not before" date, and the actual dates once they happen. The scheduling engine sets the rest —
+    forecast dates, late finish, total float, whether the item is critical and which predecessor drives it — in the
+    same transaction as any schedule edit (`services.schedule_recompute`), so lists read them without recomputing.
+    """
 
     class Kind(models.TextChoices):
+        ACTIVITY = "activity", _("Activity")
+        MILESTONE = "milestone", _("Milestone")
+
+    class Category(models.TextChoices):
+        # Milestones (one of each kind per phase, except "other").
         SITE_HANDOVER = "site_handover", _("Site handover")
         MASTER_LAYOUT_CONSENT = "master_layout_consent", _("Master layout plan consent")
         BUILDING_PLANS_APPROVAL = "building_plans_approval", _("Building plans approval")
         CONSTRUCTION_START = "construction_start", _("Construction start")
         OCCUPATION_PERMIT = "occupation_permit", _("Occupation permit")
+        # Activities.
+        DESIGN = "design", _("Design")
+        SITE_FORMATION = "site_formation", _("Site formation")
+        UTILITY_WORKS = "utility_works", _("Utility works")
+        CONSTRUCTION = "construction", _("Construction")
+        FIT_OUT = "fit_out", _("Fit-out")
+        # Either.
         OTHER = "other", _("Other")
 
-    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="milestones", verbose_name=_("phase"))
-    kind = models.CharField(_("kind"), max_length=30, choices=Kind.choices)
-    title = models.CharField(_("title"), max_length=200, blank=True, help_text=_("Required for kind 'other'."))
-    planned_date = models.DateField(_("planned date"))
-    actual_date = models.DateField(_("actual date"), null=True, blank=True)
-    predecessors = models.ManyToManyField(
-        "self", symmetrical=False, related_name="successors", blank=True, verbose_name=_("predecessors")
+    MILESTONE_CATEGORIES = (
+        Category.SITE_HANDOVER,
+        Category.MASTER_LAYOUT_CONSENT,
+        Category.BUILDING_PLANS_APPROVAL,
+        Category.CONSTRUCTION_START,
+        Category.OCCUPATION_PERMIT,
+    )
+    ACTIVITY_CATEGORIES = (
+        Category.DESIGN,
+        Category.SITE_FORMATION,
+        Category.UTILITY_WORKS,
+        Category.CONSTRUCTION,
+        Category.FIT_OUT,
     )
 
-    history = HistoricalRecords(m2m_fields=[predecessors])
+    phase = models.ForeignKey(Phase, on_delete=models.CASCADE, related_name="schedule_items", verbose_name=_("phase"))
+    kind = models.CharField(_("kind"), max_length=10, choices=Kind.choices, default=Kind.ACTIVITY)
+    category = models.CharField(_("category"), max_length=30, choices=Category.choices, default=Category.OTHER)
+    title = models.CharField(_("title"), max_length=200, blank=True, help_text=_("Required for category 'other'."))
+    duration_days = models.PositiveIntegerField(
+        _("duration (days)"),
+        default=0,
+        validators=[MaxValueValidator(MAX_DURATION_DAYS)],
+        help_text=_("0 for a milestone; at least 1 for an activity."),
+    )
+    baseline_start = models.DateField(_("baseline start"), null=True, blank=True)
+    baseline_finish = models.DateField(_("baseline finish"), null=True, blank=True)
+    start_not_before = models.DateField(
+        _("start not before"),
+        null=True,
+        blank=True,
+        help_text=_("The earliest day it can start, whatever its predecessors (a permit's expected date)."),
+    )
+    actual_start = models.DateField(_("actual start"), null=True, blank=True)
+    actual_finish = models.DateField(_("actual finish"), null=True, blank=True)
+    facility = models.ForeignKey(
+        Facility,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="schedule_items",
+        verbose_name=_("facility delivered"),
+    )
+    utility = models.ForeignKey(
+        UtilityCapacity,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="schedule_items",
+        verbose_name=_("utility capacity delivered"),
+    )
 
-    objects = MilestoneQuerySet.as_manager()
+    # Set by the scheduling engine (services.schedule_recompute), never edited.
+    forecast_start = models.DateField(_("forecast start"), null=True, blank=True, editable=False)
+    forecast_finish = models.DateField(_("forecast finish"), null=True, blank=True, editable=False)
+    late_finish = models.DateField(_("late finish"), null=True, blank=True, editable=False)
+    total_float_days = models.IntegerField(_("total float (days)"), null=True, blank=True, editable=False)
+    critical = models.BooleanField(_("critical"), default=False, editable=False)
+    driving_predecessor = models.ForeignKey(
+        "self",
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+        verbose_name=_("driven by"),
+    )
+    scheduled_on = models.DateField(_("scheduled on"), null=True, blank=True, editable=False)
+
+    history = HistoricalRecords(
+        excluded_fields=[
+            "forecast_start",
+            "forecast_finish",
+            "late_finish",
+            "total_float_days",
+            "critical",
+            "driving_predecessor",
+            "scheduled_on",
+        ]
+    )
+
+    objects = ScheduleItemQuerySet.as_manager()
 
     # Done on that day: not after today (core.models).
-    past_date_fields = ("actual_date",)
+    past_date_fields = ("actual_start", "actual_finish")
+    # Constraints on two fields, refused on the one a planner changes to fix it (core.models).
+    constraint_fields = {
+        "schedule_other_has_title": "title",
+        "schedule_duration_by_kind": "duration_days",
+        "schedule_category_matches_kind": "category",
+        "schedule_baseline_order": "baseline_finish",
+        "schedule_actual_order": "actual_finish",
+    }
 
     class Meta:
-        ordering = ["phase__number", "planned_date", "id"]
-        verbose_name = _("milestone")
-        verbose_name_plural = _("milestones")
+        ordering = ["phase__number", "forecast_start", "forecast_finish", "id"]
+        verbose_name = _("schedule item")
+        verbose_name_plural = _("schedule items")
         constraints = [
             models.UniqueConstraint(
-                fields=["phase", "kind"],
-                condition=~Q(kind="other"),
-                name="milestone_kind_unique_in_phase",
-                violation_error_message=_("This phase already has a milestone of this kind."),
+                fields=["phase", "category"],
+                condition=Q(
+                    category__in=[
+                        "site_handover",
+                        "master_layout_consent",
+                        "building_plans_approval",
+                        "construction_start",
+                        "occupation_permit",
+                    ]
+                ),
+                name="schedule_milestone_unique_in_phase",
+                violation_error_message=_("This phase already has a milestone of this category."),
             ),
             models.CheckConstraint(
-                condition=~Q(kind="other") | ~Q(title=""),
-                name="milestone_other_has_title",
-                violation_error_message=_("A milestone of kind 'other' needs a title."),
+                condition=~Q(category="other") | ~Q(title=""),
+                name="schedule_other_has_title",
+                violation_error_message=_("An item of category 'other' needs a title."),
+            ),
+            models.CheckConstraint(
+                condition=Q(kind="milestone", duration_days=0) | Q(kind="activity", duration_days__gt=0),
+                name="schedule_duration_by_kind",
+                violation_error_message=_("A milestone lasts 0 days; an activity at least 1 day."),
+            ),
+            models.CheckConstraint(
+                condition=Q(category="other")
+                | Q(
+                    kind="milestone",
+                    category__in=[
+                        "site_handover",
+                        "master_layout_consent",
+                        "building_plans_approval",
+                        "construction_start",
+                        "occupation_permit",
+                    ],
+                )
+                | Q(
+                    kind="activity",
+                    category__in=["design", "site_formation", "utility_works", "construction", "fit_out"],
+                ),
+                name="schedule_category_matches_kind",
+                violation_error_message=_("This category belongs to the other kind of item."),
+            ),
+            models.CheckConstraint(
+                condition=Q(baseline_start__isnull=True, baseline_finish__isnull=True)
+                | Q(baseline_start__isnull=False, baseline_finish__gte=F("baseline_start")),
+                name="schedule_baseline_order",
+                violation_error_message=_("A baseline needs a start and a finish, the finish not before the start."),
+            ),
+            models.CheckConstraint(
+                condition=Q(actual_start__isnull=True)
+                | Q(actual_finish__isnull=True)
+                | Q(actual_finish__gte=F("actual_start")),
+                name="schedule_actual_order",
+                violation_error_message=_("The actual finish cannot be before the actual start."),
             ),
         ]
 
     def __str__(self) -> str:
-        return self.title or str(self.get_kind_display())
+        return self.name
+
+    @property
+    def name(self) -> str:
+        """The title as written, or the category in the reader's language."""
+        return self.title or str(self.get_category_display())
+
+    @property
+    def is_milestone(self) -> bool:
+        return self.kind == self.Kind.MILESTONE
+
+    @property
+    def finished(self) -> bool:
+        return self.actual_finish is not None
+
+    @property
+    def slip_days(self) -> int | None:
+        """Forecast finish − baseline finish, in days (positive: late)."""
+        if self.forecast_finish is None or self.baseline_finish is None:
+            return None
+        return (self.forecast_finish - self.baseline_finish).days
 
     @property
     def is_overdue(self) -> bool:
-        """Not done, and its planned date has passed: `MilestoneQuerySet.with_overdue`'s annotation when the row was
-        read with it (lists do, so a page costs no query per row), else the same condition asked of this row."""
+        """Not finished, and its baseline finish has passed: `ScheduleItemQuerySet.with_overdue`'s annotation when
+        the row was read with it (lists do, so a page costs no query per row), else the same condition asked of
+        this row."""
         if hasattr(self, "overdue"):
             return self.overdue
         if self.pk is None:
             return False
         return type(self).objects.filter(pk=self.pk).overdue().exists()
+
+
+class ScheduleDependency(VersionedModel):
+    """Finish-to-start: `successor` may start `lag_days` after `predecessor` finishes (negative: before it does).
+
+    Both items belong to the same phase; the services refuse a dependency that would close a cycle, naming it."""
+
+    predecessor = models.ForeignKey(
+        ScheduleItem, on_delete=models.CASCADE, related_name="successor_links", verbose_name=_("predecessor")
+    )
+    successor = models.ForeignKey(
+        ScheduleItem, on_delete=models.CASCADE, related_name="predecessor_links", verbose_name=_("successor")
+    )
+    lag_days = models.IntegerField(
+        _("lag (days)"), default=0, help_text=_("Days between the predecessor's finish and the successor's start.")
+    )
+
+    history = HistoricalRecords()
+
+    objects = ScheduleDependencyQuerySet.as_manager()
+
+    class Meta:
+        ordering = ["successor_id", "predecessor_id"]
+        verbose_name = _("schedule dependency")
+        verbose_name_plural = _("schedule dependencies")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["predecessor", "successor"],
+                name="schedule_dependency_unique",
+                violation_error_message=_("These two items are already linked."),
+            ),
+            models.CheckConstraint(
+                condition=~Q(predecessor=F("successor")),
+                name="schedule_dependency_not_itself",
+                violation_error_message=_("An item cannot depend on itself."),
+            ),
+            models.CheckConstraint(
+                condition=Q(lag_days__gte=-3650, lag_days__lte=3650),
+                name="schedule_dependency_lag_range",
+                violation_error_message=_("A lag is between −3,650 and 3,650 days (ten years)."),
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.predecessor} → {self.successor}"
 
 
 class ReadinessPolicy(VersionedModel):

@@ -140,15 +140,25 @@ class UtilityCapacityQuerySet(PlanQuerySet):
 
 
 def overdue_condition(today: datetime.date | None = None) -> Q:
-    """The one definition of an overdue milestone: not done, and its planned date has passed."""
-    return Q(actual_date__isnull=True, planned_date__lt=today or timezone.localdate())
+    """The one definition of an overdue schedule item: not finished, and its baseline finish (the date promised)
+    has passed. An item without a baseline has promised nothing, so it is never overdue (as `planning.schedule`)."""
+    return Q(actual_finish__isnull=True, baseline_finish__lt=today or timezone.localdate())
 
 
-class MilestoneQuerySet(PlanQuerySet):
-    def overdue(self, today: datetime.date | None = None) -> "MilestoneQuerySet":
-        """The overdue milestones (`overdue_condition`)."""
+class ScheduleItemQuerySet(PlanQuerySet):
+    def overdue(self, today: datetime.date | None = None) -> "ScheduleItemQuerySet":
+        """The overdue items (`overdue_condition`)."""
         return self.filter(overdue_condition(today))
 
-    def with_overdue(self, today: datetime.date | None = None) -> "MilestoneQuerySet":
-        """Each milestone with `overdue` (a boolean by `overdue_condition`), read by `Milestone.is_overdue`."""
-        return self.annotate(overdue=ExpressionWrapper(overdue_condition(today), output_field=BooleanField()))
+    def with_overdue(self, today: datetime.date | None = None) -> "ScheduleItemQuerySet":
+        """Each item with `overdue` (a boolean by `overdue_condition`), read by `ScheduleItem.is_overdue`."""
+        # Coalesce: without a baseline the comparison is NULL in SQL, and such an item is not overdue.
+        condition = ExpressionWrapper(overdue_condition(today), output_field=BooleanField())
+        return self.annotate(overdue=Coalesce(condition, Value(False)))
+
+    def milestones(self) -> "ScheduleItemQuerySet":
+        return self.filter(kind="milestone")
+
+
+class ScheduleDependencyQuerySet(PlanQuerySet):
+    pass

@@ -17,8 +17,8 @@ Forward pass (early dates, which are the forecast), in topological order:
   finished item with only an actual finish is taken to have started D days earlier;
 - an item *in progress* (actual start, no actual finish) starts on its actual start and finishes on
   max(actual start + D, today): work not done cannot be forecast in the past;
-- an item *not started* starts on the latest of the phase's start, today, and each predecessor's forecast
-  finish + lag; it finishes D days later.
+- an item *not started* starts on the latest of the phase's start, today, its own "not before" date, and each
+  predecessor's forecast finish + lag; it finishes D days later.
 
 Actual dates are facts, so they win over predecessors and the phase's start.
 
@@ -30,8 +30,8 @@ the target cannot be met.
 Critical: the unfinished items whose total float is the least among unfinished items, when that least float is
 zero or negative (finished work has nothing left to manage, so it is never critical). An item's driving
 predecessor is the one whose forecast finish + lag sets its start (ties: least float, then the order the
-dependencies were given); an item whose start is set by an actual date, today or the phase's start has none (a
-predecessor that only ties with today or the phase's start still drives it).
+dependencies were given); an item whose start is set by an actual date, today, its "not before" date or the phase's
+start has none (a predecessor that only ties with one of those still drives it).
 `ScheduleResult.driving_chain` walks these back, e.g. to say "Occupation permit … driven by Building plans
 approval".
 
@@ -63,6 +63,8 @@ class ScheduleItem:
     baseline_finish: datetime.date | None = None
     actual_start: datetime.date | None = None
     actual_finish: datetime.date | None = None
+    # The earliest day the item can start whatever its predecessors (a permit's expected date, say).
+    not_before: datetime.date | None = None
 
     @property
     def finished(self) -> bool:
@@ -253,7 +255,7 @@ def compute_schedule(
             start = item.actual_start
             finish = max(start + duration, today)
         else:
-            start = floor_start
+            start = floor_start if item.not_before is None else max(floor_start, item.not_before)
             for predecessor_id, lag in predecessors[item_id]:
                 start = max(start, early_finish[predecessor_id] + datetime.timedelta(days=lag))
             finish = start + duration
@@ -329,4 +331,37 @@ def compute_schedule(
         completion_slip_days=completion_slip_days,
         completion_item_id=completion_item_id,
         critical_path=[item_id for item_id in order if critical[item_id]],
+    )
+
+
+def compute_from_rows(
+    *,
+    items: Iterable,
+    dependencies: Sequence[Dependency],
+    planned_start: datetime.date,
+    target_completion: datetime.date | None,
+    today: datetime.date,
+) -> ScheduleResult:
+    """`compute_schedule` over a phase's stored items (anything with the attributes of `planning.models.ScheduleItem`:
+    today's rows, or rows read from the history). The schedule starts with the phase's planned start, or earlier
+    where the plan has work before it (the site handover and consents come before the construction start a phase's
+    dates usually name)."""
+    items = list(items)
+    return compute_schedule(
+        items=[
+            ScheduleItem(
+                id=item.pk,
+                duration_days=item.duration_days,
+                baseline_start=item.baseline_start,
+                baseline_finish=item.baseline_finish,
+                actual_start=item.actual_start,
+                actual_finish=item.actual_finish,
+                not_before=item.start_not_before,
+            )
+            for item in items
+        ],
+        dependencies=dependencies,
+        project_start=min([planned_start, *(item.baseline_start for item in items if item.baseline_start)]),
+        target_completion=target_completion,
+        today=today,
     )

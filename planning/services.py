@@ -17,6 +17,7 @@ numbers; an edit based on a stale version raises `core.services.ConflictError`.
 
 import contextlib
 import dataclasses
+import datetime
 import logging
 from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
@@ -26,25 +27,28 @@ from typing import TYPE_CHECKING, Any
 from django.core.cache import cache
 from django.core.exceptions import NON_FIELD_ERRORS, ValidationError
 from django.db import transaction
+from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core.db import update_rows
 from core.services import apply_changes, delete_audited, lock_for_update, save_audited
 from core.units import fmt_m2, fmt_ratio, ha_to_m2
 
-from . import exchange, geometry, guards
+from . import exchange, geometry, guards, schedule
 from .models import (
     Campus,
     Facility,
     FacilityType,
-    Milestone,
     Parcel,
     Phase,
     ReadinessCriterionSetting,
     ReadinessPolicy,
     ReadinessSnapshot,
     ReadinessSweep,
+    ScheduleDependency,
+    ScheduleItem,
     UtilityCapacity,
 )
 
@@ -168,17 +172,19 @@ def phase_update(*, phase: Phase, actor: "User | None", expected_version: int | 
     phase.full_clean()
     guards.enforce(guards.PHASE_CHANGE, row=phase, old=old, new=new)
     save_audited(phase, actor=actor, update_fields=changed)
+    if {"planned_start", "planned_completion"} & set(changed):
+        schedule_recompute(phase=phase)  # the schedule starts at the phase's start and aims at its completion
     readiness_mark_stale(phase_ids=[phase.pk])
     return phase
 
 
 @transaction.atomic
 def phase_delete(*, phase: Phase, actor: "User | None") -> None:
-    """Remove a phase that has no parcels, with its utility capacity and milestones (each with a history row).
+    """Remove a phase that has no parcels, with its utility capacity and schedule (each row with a history row).
 
-    Utility capacity and milestones belong to the phase and go with it, but explicitly and audited, not by a silent
-    database cascade; the guards are asked for the phase and for each utility. A milestone that a milestone of
-    another phase waits for keeps the phase: deleting it would silently change that phase's plan.
+    Utility capacity and the schedule belong to the phase and go with it, but explicitly and audited, not by a
+    silent database cascade; the guards are asked for the phase and for each utility. (Dependencies link items of
+    one phase, so no other phase's schedule waits for this one.)
     """
     phase = lock_for_update(phase)
     refusals = []
@@ -194,28 +200,6 @@ def phase_delete(*, phase: Phase, actor: "User | None") -> None:
                 % {"phase": phase.name, "count": count}
             )
         )
-    waiting = (
-        Milestone.predecessors.through.objects.filter(to_milestone__phase=phase)
-        .exclude(from_milestone__phase=phase)
-        .select_related("from_milestone__phase", "to_milestone")
-        .order_by("from_milestone_id", "to_milestone_id")
-    )
-    if waiting:
-        pairs = [
-            _("%(successor)s (%(phase)s) waits for %(predecessor)s")
-            % {
-                "successor": edge.from_milestone,
-                "phase": edge.from_milestone.phase.name,
-                "predecessor": edge.to_milestone,
-            }
-            for edge in waiting
-        ]
-        refusals.append(
-            guards.Refusal(
-                _("%(phase)s has milestones that other phases depend on: %(pairs)s. Change those predecessors first.")
-                % {"phase": phase.name, "pairs": guards.listing(pairs)}
-            )
-        )
     refusals += guards.check(guards.PHASE_DELETE, row=phase)
     utilities = list(UtilityCapacity.objects.select_for_update().filter(phase=phase).order_by("pk"))
     for utility in utilities:
@@ -225,8 +209,12 @@ def phase_delete(*, phase: Phase, actor: "User | None") -> None:
     reason = _("Phase %(phase)s deleted") % {"phase": phase.name}
     for utility in utilities:
         delete_audited(utility, actor=actor, reason=reason)
-    for milestone in Milestone.objects.select_for_update().filter(phase=phase).order_by("pk"):
-        delete_audited(milestone, actor=actor, reason=reason)
+    links = ScheduleDependency.objects.select_for_update().filter(successor__phase=phase).order_by("pk")
+    for link in links:
+        delete_audited(link, actor=actor, reason=reason)
+    ScheduleItem.objects.filter(phase=phase).update(driving_predecessor=None)
+    for item in ScheduleItem.objects.select_for_update().filter(phase=phase).order_by("pk"):
+        delete_audited(item, actor=actor, reason=reason)
     delete_audited(phase, actor=actor)
 
 
@@ -977,117 +965,306 @@ def utility_capacity_delete(*, utility: UtilityCapacity, actor: "User | None") -
     readiness_mark_stale(phase_ids=[utility.phase_id])
 
 
-# --- milestone --------------------------------------------------------------------------------------------------
+# --- schedule ---------------------------------------------------------------------------------------------------
 
-MILESTONE_FIELDS = (
+SCHEDULE_ITEM_FIELDS = (
     "phase",
     "kind",
+    "category",
     "title",
-    "planned_date",
-    "actual_date",
+    "duration_days",
+    "baseline_start",
+    "baseline_finish",
+    "start_not_before",
+    "actual_start",
+    "actual_finish",
+    "facility",
+    "utility",
+)
+# The fields whose change moves the schedule; the workspace asks for a reason when one changes.
+SCHEDULE_DATE_FIELDS = (
+    "duration_days",
+    "baseline_start",
+    "baseline_finish",
+    "start_not_before",
+    "actual_start",
+    "actual_finish",
+)
+SCHEDULE_DEPENDENCY_FIELDS = ("predecessor", "successor", "lag_days")
+# What the engine writes on each item (never edited, not in the history).
+SCHEDULE_RESULT_FIELDS = (
+    "forecast_start",
+    "forecast_finish",
+    "late_finish",
+    "total_float_days",
+    "critical",
+    "driving_predecessor",
+    "scheduled_on",
 )
 
 
-def _check_predecessors(milestone: Milestone, predecessors: list[Milestone]) -> None:
-    """Predecessors belong to the same campus, and following them never leads back to the milestone."""
-    errors = []
-    campus_id = milestone.phase.campus_id
-    for predecessor in predecessors:
-        if milestone.pk is not None and predecessor.pk == milestone.pk:
-            errors.append(_("A milestone cannot be its own predecessor."))
-        elif predecessor.phase.campus_id != campus_id:
-            errors.append(_("%(name)s belongs to another campus.") % {"name": predecessor})
+def schedule_recompute(*, phase: Phase, today: datetime.date | None = None) -> schedule.ScheduleResult:
+    """Run the scheduling engine over the phase's items and dependencies and store its results on the items.
+
+    Called by every schedule edit (and a phase's change of dates) inside its transaction, after the phase is
+    locked, and by `schedule_refresh` when the readiness sweeps find it computed on another day (the nightly
+    `tasks.recompute_all_readiness` reaches every phase), because "today" moves the forecast of work not done.
+    Writes only the items whose results changed, with one statement a thousand rows (`core.db.update_rows`): results
+    are not edits, so neither the version nor the history moves."""
+    today = today or timezone.localdate()
+    items = list(ScheduleItem.objects.filter(phase=phase).order_by("pk"))
+    links = list(
+        ScheduleDependency.objects.filter(successor__phase=phase)
+        .order_by("pk")
+        .values_list("predecessor_id", "successor_id", "lag_days")
+    )
+    try:
+        result = schedule.compute_from_rows(
+            items=items,
+            dependencies=[schedule.Dependency(*link) for link in links],
+            planned_start=phase.planned_start,
+            target_completion=phase.planned_completion,
+            today=today,
+        )
+    except OverflowError:
+        raise ValidationError(
+            _("The schedule would run past the end of the calendar; shorten the durations or lags of %(phase)s.")
+            % {"phase": phase.name}
+        ) from None
+    changed = []
+    for item in items:
+        computed = result.items[item.pk]
+        values = {
+            "forecast_start": computed.forecast_start,
+            "forecast_finish": computed.forecast_finish,
+            "late_finish": computed.late_finish,
+            "total_float_days": computed.total_float_days,
+            "critical": computed.critical,
+            "driving_predecessor_id": computed.driving_predecessor,
+            "scheduled_on": today,
+        }
+        if any(getattr(item, name) != value for name, value in values.items()):
+            for name, value in values.items():
+                setattr(item, name, value)
+            changed.append(item)
+    if changed:
+        update_rows(ScheduleItem, changed, SCHEDULE_RESULT_FIELDS)
+    return result
+
+
+def schedule_refresh(*, phase: Phase, today: datetime.date | None = None) -> bool:
+    """Recompute the phase's schedule if it was last computed on another day (or never, as after the migration of
+    the milestones): the forecast of work not done moves with today. Called by the readiness sweeps before they
+    read the schedule. Whether it recomputed."""
+    today = today or timezone.localdate()
+    if (
+        not ScheduleItem.objects.filter(phase=phase)
+        .filter(Q(scheduled_on__isnull=True) | ~Q(scheduled_on=today))
+        .exists()
+    ):
+        return False
+    with transaction.atomic():
+        schedule_recompute(phase=lock_for_update(phase), today=today)
+    return True
+
+
+def _normalise_item(item: ScheduleItem, changed: Iterable[str]) -> None:
+    """A milestone happens on one day: the actual (or baseline) date the edit gave sets the other one too. An
+    activity's baseline given by its start alone finishes `duration_days` later."""
+    changed = set(changed)
+    pairs = (("actual_start", "actual_finish"), ("baseline_start", "baseline_finish"))
+    if item.kind == ScheduleItem.Kind.MILESTONE:
+        for start, finish in pairs:
+            if start in changed and finish not in changed:
+                setattr(item, finish, getattr(item, start))
+            elif finish in changed and start not in changed:
+                setattr(item, start, getattr(item, finish))
+            elif getattr(item, start) is None or getattr(item, finish) is None:
+                value = getattr(item, start) or getattr(item, finish)
+                setattr(item, start, value)
+                setattr(item, finish, value)
+    elif item.baseline_start is not None and item.baseline_finish is None:
+        item.baseline_finish = item.baseline_start + datetime.timedelta(days=item.duration_days or 0)
+
+
+def _clean_item(item: ScheduleItem, given: Iterable[str]) -> None:
+    """`full_clean`, with the error on a milestone's date reported once, on the field the caller gave: the other
+    date of the pair was only copied from it (`_normalise_item`), so its error would name a field nobody sent."""
+    try:
+        item.full_clean()
+    except ValidationError as error:
+        if item.kind == ScheduleItem.Kind.MILESTONE and hasattr(error, "error_dict"):
+            given = set(given)
+            for start, finish in (("actual_start", "actual_finish"), ("baseline_start", "baseline_finish")):
+                for sent, copied in ((start, finish), (finish, start)):
+                    if sent in given and copied not in given and sent in error.error_dict:
+                        error.error_dict.pop(copied, None)
+        raise
+
+
+def _check_item(item: ScheduleItem) -> None:
+    """What the item delivers belongs to its phase; a milestone is one day, so its two dates agree."""
+    errors: dict[str, list[str]] = {}
+    if item.facility_id is not None and item.facility.parcel.phase_id != item.phase_id:
+        errors["facility"] = [
+            _("%(facility)s is on parcel %(parcel)s, which is not in %(phase)s.")
+            % {"facility": item.facility.name, "parcel": item.facility.parcel.code, "phase": item.phase.name}
+        ]
+    if item.utility_id is not None and item.utility.phase_id != item.phase_id:
+        errors["utility"] = [_("That utility capacity belongs to another phase.")]
+    if item.kind == ScheduleItem.Kind.MILESTONE:
+        if item.baseline_start != item.baseline_finish:
+            errors["baseline_finish"] = [_("A milestone's baseline finish is its baseline start.")]
+        if item.actual_start != item.actual_finish:
+            errors["actual_finish"] = [_("A milestone's actual finish is its actual start.")]
     if errors:
-        raise ValidationError({"predecessors": errors})
-    if milestone.pk is None:
-        return  # a new milestone has no successors, so it cannot close a cycle
-    # Walk backwards from the proposed predecessors over the whole campus's dependency graph (one query).
-    edges: dict[int, list[int]] = {}
-    through = Milestone.predecessors.through.objects.filter(from_milestone__phase__campus_id=campus_id)
-    for successor_id, predecessor_id in through.values_list("from_milestone_id", "to_milestone_id"):
-        edges.setdefault(successor_id, []).append(predecessor_id)
-    edges[milestone.pk] = [p.pk for p in predecessors]
-    parents: dict[int, int | None] = {p.pk: None for p in predecessors}
-    stack = [p.pk for p in predecessors]
-    while stack:
-        current = stack.pop()
-        for predecessor_id in edges.get(current, []):
-            if predecessor_id == milestone.pk:
-                chain = [current]
-                while parents[chain[-1]] is not None:
-                    chain.append(parents[chain[-1]])
-                names = {m.pk: str(m) for m in Milestone.objects.filter(pk__in=chain)}
-                # In order of precedence: each milestone must be done before the next.
-                path = " → ".join([str(milestone), *[names[pk] for pk in chain], str(milestone)])
-                raise ValidationError(
-                    {
-                        "predecessors": _(
-                            "These predecessors would make a cycle: %(path)s (each must be done before the next)."
-                        )
-                        % {"path": path}
-                    }
-                )
-            if predecessor_id not in parents:
-                parents[predecessor_id] = current
-                stack.append(predecessor_id)
-
-
-def _set_predecessors(milestone: Milestone, predecessors: list[Milestone] | None, actor: "User | None") -> None:
-    if predecessors is None:
-        return
-    milestone._history_user = actor
-    milestone.predecessors.set(predecessors)
+        raise ValidationError(errors)
 
 
 @transaction.atomic
-def milestone_create(*, actor: "User | None", predecessors: list[Milestone] | None = None, **fields: Any) -> Milestone:
-    milestone = Milestone()
-    apply_changes(milestone, fields, editable=MILESTONE_FIELDS)
-    milestone.full_clean()
-    if predecessors:
-        lock_for_update(milestone.phase.campus)
-        _check_predecessors(milestone, list(predecessors))
-    save_audited(milestone, actor=actor)
-    _set_predecessors(milestone, predecessors, actor)
-    readiness_mark_stale(phase_ids=[milestone.phase_id])
-    return milestone
+def schedule_item_create(*, actor: "User | None", reason: str = "", **fields: Any) -> ScheduleItem:
+    item = ScheduleItem()
+    given = apply_changes(item, fields, editable=SCHEDULE_ITEM_FIELDS)
+    _normalise_item(item, given)
+    _clean_item(item, given)
+    lock_for_update(item.phase)
+    _check_item(item)
+    save_audited(item, actor=actor, reason=reason)
+    schedule_recompute(phase=item.phase)
+    readiness_mark_stale(phase_ids=[item.phase_id])
+    item.refresh_from_db()
+    return item
 
 
 @transaction.atomic
-def milestone_update(
+def schedule_item_update(
     *,
-    milestone: Milestone,
+    item: ScheduleItem,
     actor: "User | None",
     expected_version: int | None = None,
-    predecessors: list[Milestone] | None = None,
+    reason: str = "",
     **changes: Any,
-) -> Milestone:
-    # The campus lock serialises dependency edits, so two concurrent edits cannot close a cycle between them.
-    lock_for_update(milestone.phase.campus)
-    milestone = lock_for_update(milestone, expected_version=expected_version)
-    old_phase_id = milestone.phase_id
-    changed = apply_changes(milestone, changes, editable=MILESTONE_FIELDS)
-    if changed:
-        milestone.full_clean()
-    if predecessors is not None:
-        predecessors = list(predecessors)
-        _check_predecessors(milestone, predecessors)
-        if {p.pk for p in predecessors} != set(milestone.predecessors.values_list("pk", flat=True)):
-            changed.append("predecessors")
+) -> ScheduleItem:
+    """Change an item; the schedule is recomputed at once. `reason` (why a date moved) is kept in the history."""
+    # The phase lock serialises the phase's schedule edits: the network a cycle check or a recompute reads is
+    # the one that is saved.
+    lock_for_update(item.phase)
+    item = lock_for_update(item, expected_version=expected_version)
+    if "phase" in changes and changes["phase"] != item.phase:
+        raise ValidationError({"phase": _("An item stays in its phase; add a new one to the other phase instead.")})
+    changed = apply_changes(item, changes, editable=SCHEDULE_ITEM_FIELDS)
     if not changed:
-        return milestone
-    # A change of predecessors alone still counts as an edit of the milestone (new version, history row).
-    save_audited(milestone, actor=actor, update_fields=[n for n in changed if n != "predecessors"] or ["updated"])
-    _set_predecessors(milestone, predecessors, actor)
-    readiness_mark_stale(phase_ids=[old_phase_id, milestone.phase_id])
-    return milestone
+        return item
+    before = {name: getattr(item, name) for name in SCHEDULE_DATE_FIELDS}
+    given = list(changed)
+    _normalise_item(item, changed)
+    changed += [name for name, value in before.items() if getattr(item, name) != value and name not in changed]
+    _clean_item(item, given)
+    _check_item(item)
+    save_audited(item, actor=actor, update_fields=changed, reason=reason)
+    schedule_recompute(phase=item.phase)
+    readiness_mark_stale(phase_ids=[item.phase_id])
+    item.refresh_from_db()
+    return item
 
 
 @transaction.atomic
-def milestone_delete(*, milestone: Milestone, actor: "User | None") -> None:
-    milestone = lock_for_update(milestone)
-    delete_audited(milestone, actor=actor)
-    readiness_mark_stale(phase_ids=[milestone.phase_id])
+def schedule_item_delete(*, item: ScheduleItem, actor: "User | None", reason: str = "") -> None:
+    """Remove an item with its dependencies (each with a history row); the rest of the phase is rescheduled."""
+    phase = lock_for_update(item.phase)
+    item = lock_for_update(item)
+    links = ScheduleDependency.objects.select_for_update().filter(Q(predecessor=item) | Q(successor=item))
+    why = reason or _("%(item)s deleted") % {"item": item.name}
+    for link in links.order_by("pk"):
+        delete_audited(link, actor=actor, reason=why)
+    ScheduleItem.objects.filter(driving_predecessor=item).update(driving_predecessor=None)
+    delete_audited(item, actor=actor, reason=reason)
+    schedule_recompute(phase=phase)
+    readiness_mark_stale(phase_ids=[phase.pk])
+
+
+def _check_dependency(link: ScheduleDependency) -> None:
+    """Both ends in one phase, and the link closes no cycle (named in order when it would)."""
+    predecessor, successor = link.predecessor, link.successor
+    if predecessor.phase_id != successor.phase_id:
+        raise ValidationError(
+            {
+                "predecessor": _(
+                    "%(predecessor)s is in %(other)s and %(successor)s in %(phase)s: a dependency links items of "
+                    "one phase (give %(successor)s a 'start not before' date instead)."
+                )
+                % {
+                    "predecessor": predecessor.name,
+                    "other": predecessor.phase.name,
+                    "successor": successor.name,
+                    "phase": successor.phase.name,
+                }
+            }
+        )
+    others = ScheduleDependency.objects.filter(successor__phase_id=successor.phase_id)
+    if link.pk is not None:
+        others = others.exclude(pk=link.pk)
+    cycle = schedule.cycle_if_added(
+        dependencies=[schedule.Dependency(p, s) for p, s in others.values_list("predecessor_id", "successor_id")],
+        predecessor_id=predecessor.pk,
+        successor_id=successor.pk,
+    )
+    if cycle:
+        labels = {item.pk: item.name for item in ScheduleItem.objects.filter(pk__in=cycle)}
+        raise ValidationError(
+            {
+                "predecessor": _(
+                    "This dependency would close a cycle: %(path)s (each must finish before the next starts)."
+                )
+                % {"path": " → ".join(labels[pk] for pk in cycle)}
+            }
+        )
+
+
+@transaction.atomic
+def schedule_dependency_create(*, actor: "User | None", reason: str = "", **fields: Any) -> ScheduleDependency:
+    link = ScheduleDependency()
+    apply_changes(link, fields, editable=SCHEDULE_DEPENDENCY_FIELDS)
+    link.full_clean()
+    phase = lock_for_update(link.successor.phase)
+    _check_dependency(link)
+    save_audited(link, actor=actor, reason=reason)
+    schedule_recompute(phase=phase)
+    readiness_mark_stale(phase_ids=[phase.pk])
+    return link
+
+
+@transaction.atomic
+def schedule_dependency_update(
+    *,
+    link: ScheduleDependency,
+    actor: "User | None",
+    expected_version: int | None = None,
+    reason: str = "",
+    **changes: Any,
+) -> ScheduleDependency:
+    phase = lock_for_update(link.successor.phase)
+    link = lock_for_update(link, expected_version=expected_version)
+    changed = apply_changes(link, changes, editable=SCHEDULE_DEPENDENCY_FIELDS)
+    if not changed:
+        return link
+    if link.successor.phase_id != phase.pk:
+        raise ValidationError({"successor": _("A dependency stays in its phase; add a new one to the other phase.")})
+    link.full_clean()
+    _check_dependency(link)
+    save_audited(link, actor=actor, update_fields=changed, reason=reason)
+    schedule_recompute(phase=phase)
+    readiness_mark_stale(phase_ids=[phase.pk])
+    return link
+
+
+@transaction.atomic
+def schedule_dependency_delete(*, link: ScheduleDependency, actor: "User | None", reason: str = "") -> None:
+    phase = lock_for_update(link.successor.phase)
+    link = lock_for_update(link)
+    delete_audited(link, actor=actor, reason=reason)
+    schedule_recompute(phase=phase)
+    readiness_mark_stale(phase_ids=[phase.pk])
 
 
 # --- readiness --------------------------------------------------------------------------------------------------
@@ -1187,6 +1364,7 @@ def readiness_sweep(*, kind: str, on_progress: Callable[[int, int], None] | None
     for done, pk in enumerate(ids, start=1):
         phase = Phase.objects.filter(pk=pk).first()
         if phase is not None:
+            schedule_refresh(phase=phase)
             readiness_recompute(phase=phase)
         if on_progress:
             on_progress(done, len(ids))

@@ -47,5 +47,6 @@ def sweep_stale_readiness() -> int:
 
 @shared_task(acks_late=True, **RETRY)
 def recompute_all_readiness() -> int:
-    """Recompute every phase: dates move on (a milestone becomes overdue with no change to any row). Nightly."""
+    """Recompute every phase, its schedule first: dates move on (work not done is forecast from today, an item
+    becomes overdue with no change to any row). Nightly."""
     return services.readiness_sweep(kind=ReadinessSweep.Kind.ALL)

@@ -16,7 +16,16 @@ from partners import workflow as eoi_workflow
 from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, MoU, Organisation
 from planning import services
 from planning.geometry import rectangle_geojson
-from planning.models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from planning.models import (
+    Campus,
+    Facility,
+    FacilityType,
+    Parcel,
+    Phase,
+    ScheduleDependency,
+    ScheduleItem,
+    UtilityCapacity,
+)
 from tenants import services as tenant_services
 from tenants.models import SpaceAllocation, Tenant
 
@@ -161,15 +170,35 @@ class UtilityCapacityFactory(ServiceFactory):
     status = UtilityCapacity.Status.COMMITTED
 
 
-class MilestoneFactory(ServiceFactory):
-    class Meta:
-        model = Milestone
+class ScheduleItemFactory(ServiceFactory):
+    """An activity of 30 days by default; `MilestoneFactory` for a milestone."""
 
-    create_service = staticmethod(services.milestone_create)
+    class Meta:
+        model = ScheduleItem
+
+    create_service = staticmethod(services.schedule_item_create)
     phase = factory.SubFactory(PhaseFactory)
-    kind = Milestone.Kind.OTHER
+    kind = ScheduleItem.Kind.ACTIVITY
+    category = ScheduleItem.Category.OTHER
+    title = factory.Sequence(lambda n: f"Work {n}")
+    duration_days = 30
+    baseline_start = datetime.date(2027, 1, 15)
+
+
+class MilestoneFactory(ScheduleItemFactory):
+    kind = ScheduleItem.Kind.MILESTONE
     title = factory.Sequence(lambda n: f"Step {n}")
-    planned_date = datetime.date(2027, 1, 15)
+    duration_days = 0
+
+
+class ScheduleDependencyFactory(ServiceFactory):
+    class Meta:
+        model = ScheduleDependency
+
+    create_service = staticmethod(services.schedule_dependency_create)
+    predecessor = factory.SubFactory(ScheduleItemFactory)
+    successor = factory.SubFactory(ScheduleItemFactory, phase=factory.SelfAttribute("..predecessor.phase"))
+    lag_days = 0
 
 
 # --- partners and tenants ---------------------------------------------------------------------------------------

@@ -13,25 +13,26 @@ from django.db.models import Sum
 from django.utils.translation import gettext_lazy as _
 from django.utils.translation import gettext_noop
 
-from ..models import Facility, Milestone, Parcel, Phase, UtilityCapacity
+from ..models import Facility, Parcel, Phase, ScheduleItem, UtilityCapacity
 from .engine import AT_RISK, Criterion, Evaluation
 from .reasons import Reason, fmt, ref, say, term
 
 PRE_CONSTRUCTION = (
-    Milestone.Kind.SITE_HANDOVER,
-    Milestone.Kind.MASTER_LAYOUT_CONSENT,
-    Milestone.Kind.BUILDING_PLANS_APPROVAL,
+    ScheduleItem.Category.SITE_HANDOVER,
+    ScheduleItem.Category.MASTER_LAYOUT_CONSENT,
+    ScheduleItem.Category.BUILDING_PLANS_APPROVAL,
 )
 
 
 def construction_starts(phases: list[Phase]) -> dict[int, datetime.date]:
-    """Each phase's construction start: its construction-start milestone's date, else its planned start."""
-    planned = dict(
-        Milestone.objects.filter(phase__in=phases, kind=Milestone.Kind.CONSTRUCTION_START).values_list(
-            "phase_id", "planned_date"
+    """Each phase's construction start: its construction-start milestone's forecast (as the scheduling engine
+    last stored it), else its planned start."""
+    forecast = dict(
+        ScheduleItem.objects.filter(phase__in=phases, category=ScheduleItem.Category.CONSTRUCTION_START).values_list(
+            "phase_id", "forecast_start"
         )
     )
-    return {phase.pk: planned.get(phase.pk) or phase.planned_start for phase in phases}
+    return {phase.pk: forecast.get(phase.pk) or phase.planned_start for phase in phases}
 
 
 # --- land -------------------------------------------------------------------------------------------------------
@@ -355,55 +356,112 @@ class UtilitiesCriterion(Criterion):
 
 @dataclass(frozen=True)
 class MilestonesInputs:
-    """Ids of the phase's pre-construction milestones, those done and pending, and every overdue one."""
+    """Ids of the phase's pre-construction milestones, those done and pending, every overdue item, and the
+    schedule's forecast completion against the target, with the item that finishes last and the one driving it."""
 
     pre_construction: tuple[int, ...]
     done: tuple[int, ...]
     pending: tuple[int, ...]
     overdue: tuple[int, ...]
+    forecast_completion: datetime.date | None = None
+    target_completion: datetime.date | None = None
+    completion_item: int | None = None
+    driver: int | None = None
+
+    @property
+    def completion_slip_days(self) -> int | None:
+        if self.forecast_completion is None or self.target_completion is None:
+            return None
+        return (self.forecast_completion - self.target_completion).days
 
 
-def _name(milestone: Milestone):
-    """A milestone's title as written, or its kind in the reader's language."""
-    return milestone.title or {"choice": "milestone_kind", "value": milestone.kind}
+def _name(item: ScheduleItem):
+    """An item's title as written, or its category in the reader's language."""
+    return item.title or {"choice": "schedule_category", "value": item.category}
+
+
+def completion_and_driver(items: list[ScheduleItem]) -> tuple[ScheduleItem | None, ScheduleItem | None]:
+    """The item the phase's completion waits for (latest forecast finish; ties: least float, then the latest
+    forecast start), and what drives it: walking its chain of driving predecessors back from the start, the first
+    item that slips past its own baseline (the cause the rest inherit); None when nothing on the chain slips."""
+    scheduled = [item for item in items if item.forecast_finish is not None]
+    if not scheduled:
+        return None, None
+    last = max(scheduled, key=lambda i: (i.forecast_finish, -(i.total_float_days or 0), i.forecast_start, -i.pk))
+    by_id = {item.pk: item for item in items}
+    chain = [last]
+    while (previous := by_id.get(chain[-1].driving_predecessor_id)) is not None and previous not in chain:
+        chain.append(previous)
+    chain.reverse()
+    driver = next((item for item in chain if (item.slip_days or 0) > 0), None)
+    return last, driver
 
 
 class MilestonesCriterion(Criterion):
-    """Pre-construction milestones done (site handover, MLP consent, building plans), and none overdue."""
+    """Pre-construction milestones done (site handover, MLP consent, building plans), no schedule item overdue,
+    and the forecast completion on or before the phase's target."""
 
     code = "milestones"
-    label = _("Milestones")
+    label = _("Schedule")
+    version = 2  # 2: the forecast schedule (completion against target, overdue items of every kind)
     default_weight = Decimal("1")
     default_pass = Decimal("1")
     default_at_risk = Decimal("0.3")
 
     def evaluate(self, phases, today, targets=None):
-        milestones: dict[int, list[Milestone]] = {phase.pk: [] for phase in phases}
-        for milestone in Milestone.objects.filter(phase__in=phases).with_overdue(today).order_by("planned_date", "pk"):
-            milestones[milestone.phase_id].append(milestone)
+        schedules: dict[int, list[ScheduleItem]] = {phase.pk: [] for phase in phases}
+        for item in ScheduleItem.objects.filter(phase__in=phases).with_overdue(today).order_by("pk"):
+            schedules[item.phase_id].append(item)
         results = {}
         for phase in phases:
-            before = [m for m in milestones[phase.pk] if m.kind in PRE_CONSTRUCTION]
-            done = [m for m in before if m.actual_date is not None]
-            overdue = [m for m in milestones[phase.pk] if m.overdue]
-            pending = [m for m in before if m.actual_date is None and not m.overdue]
-            reasons = [
+            items = sorted(schedules[phase.pk], key=lambda i: (i.forecast_start or i.baseline_start or today, i.pk))
+            before = [i for i in items if i.category in PRE_CONSTRUCTION]
+            done = [i for i in before if i.finished]
+            overdue = [i for i in items if i.overdue]
+            pending = [i for i in before if not i.finished and not i.overdue]
+            last, driver = completion_and_driver(items)
+            reasons = []
+            slip = None
+            if last is not None:
+                slip = (last.forecast_finish - phase.planned_completion).days
+                if slip > 0:
+                    values = {"name": _name(last), "date": last.forecast_finish, "days": slip}
+                    if driver is not None and driver.pk != last.pk:
+                        reasons.append(
+                            say(
+                                gettext_noop(
+                                    "%(name)s forecast %(date)s, %(days)s days after the target, driven by %(driver)s."
+                                ),
+                                [ref("schedule_item", last), ref("schedule_item", driver)],
+                                driver=_name(driver),
+                                **values,
+                            )
+                        )
+                    else:
+                        reasons.append(
+                            say(
+                                gettext_noop("%(name)s forecast %(date)s, %(days)s days after the target."),
+                                [ref("schedule_item", last)],
+                                **values,
+                            )
+                        )
+            reasons += [
                 say(
                     gettext_noop("%(name)s was due on %(date)s and is not done."),
-                    [ref("milestone", m)],
-                    name=_name(m),
-                    date=m.planned_date,
+                    [ref("schedule_item", i)],
+                    name=_name(i),
+                    date=i.baseline_finish,
                 )
-                for m in overdue
+                for i in overdue
             ]
             reasons += [
                 say(
-                    gettext_noop("%(name)s is planned for %(date)s."),
-                    [ref("milestone", m)],
-                    name=_name(m),
-                    date=m.planned_date,
+                    gettext_noop("%(name)s is forecast for %(date)s."),
+                    [ref("schedule_item", i)],
+                    name=_name(i),
+                    date=i.forecast_finish or i.baseline_finish,
                 )
-                for m in pending
+                for i in pending
             ]
             if before and len(done) == len(before):
                 reasons.append(
@@ -411,12 +469,26 @@ class MilestonesCriterion(Criterion):
                 )
             if not before:
                 reasons.append(say(gettext_noop("No pre-construction milestones are planned.")))
+            if last is not None and slip is not None and slip <= 0:
+                reasons.append(
+                    say(
+                        gettext_noop("The schedule finishes on %(date)s, on or before the target of %(target)s."),
+                        [ref("schedule_item", last)],
+                        date=last.forecast_finish,
+                        target=phase.planned_completion,
+                    )
+                )
             score = len(done) / len(before) if before else 0.0
             inputs = MilestonesInputs(
-                pre_construction=tuple(m.pk for m in before),
-                done=tuple(m.pk for m in done),
-                pending=tuple(m.pk for m in pending),
-                overdue=tuple(m.pk for m in overdue),
+                pre_construction=tuple(i.pk for i in before),
+                done=tuple(i.pk for i in done),
+                pending=tuple(i.pk for i in pending),
+                overdue=tuple(i.pk for i in overdue),
+                forecast_completion=last.forecast_finish if last else None,
+                target_completion=phase.planned_completion,
+                completion_item=last.pk if last else None,
+                driver=driver.pk if driver else None,
             )
-            results[phase.pk] = Evaluation(score, reasons, inputs, worst_state=AT_RISK if overdue else None)
+            late = bool(overdue) or (slip is not None and slip > 0)
+            results[phase.pk] = Evaluation(score, reasons, inputs, worst_state=AT_RISK if late else None)
         return results

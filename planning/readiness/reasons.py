@@ -15,13 +15,14 @@ from django.utils.formats import date_format
 from django.utils.translation import gettext
 from django.utils.translation import gettext_lazy as _
 
-from ..models import Milestone
+from ..models import ScheduleItem
 from .engine import AT_RISK, FAIL, PASS, REGISTRY
 
 # A criterion's state in words (the phase's states are `ReadinessSnapshot.State`).
 CRITERION_STATES = {PASS: _("Passed"), AT_RISK: _("At risk"), FAIL: _("Failed")}
 # The stored choices a reason may name by value, shown with their label in the reader's language.
-CHOICES = {"milestone_kind": Milestone.Kind}
+# ("milestone_kind" is how snapshots taken before the schedule named a milestone's kind: the same values.)
+CHOICES = {"schedule_category": ScheduleItem.Category, "milestone_kind": ScheduleItem.Category}
 
 
 @dataclass
@@ -29,7 +30,7 @@ class Reason:
     """A sentence a planner can act on, and the objects it is about.
 
     A value is text or a number, or one of `{"date": "YYYY-MM-DD"}`, `{"msgid": "…"}` (a translatable word) or
-    `{"choice": "milestone_kind", "value": "…"}` (the label of a stored choice), each shown in the reader's language.
+    `{"choice": "schedule_category", "value": "…"}` (the label of a stored choice), each shown in the reader's language.
     """
 
     template: str

@@ -1,13 +1,14 @@
 """The staff admin of planning data: saves through the services, history (changelist query counts:
 tests/test_query_counts.py)."""
 
+import datetime
 import json
 from decimal import Decimal
 
 import pytest
 
 from planning import services
-from planning.models import Facility, Parcel
+from planning.models import Facility, Parcel, ScheduleDependency, ScheduleItem
 from tenants.models import SpaceAllocation
 from tests.admin_helpers import form_data
 from tests.factories import (
@@ -20,6 +21,8 @@ from tests.factories import (
     MilestoneFactory,
     ParcelFactory,
     PhaseFactory,
+    ScheduleDependencyFactory,
+    ScheduleItemFactory,
     grid_square,
 )
 
@@ -261,13 +264,14 @@ def _default_language_afterwards():
 
 def _at_risk_phase():
     """A phase whose land gate fails (blocked) and one overdue milestone, with a computed snapshot."""
-    import datetime
-
     from django.utils import timezone
 
     parcel = ParcelFactory(land_status="not_transferred")
     MilestoneFactory(
-        phase=parcel.phase, kind="site_handover", title="", planned_date=timezone.localdate() - datetime.timedelta(9)
+        phase=parcel.phase,
+        category="site_handover",
+        title="",
+        baseline_start=timezone.localdate() - datetime.timedelta(9),
     )
     snapshot = services.readiness_recompute(phase=parcel.phase)
     return parcel, snapshot
@@ -319,20 +323,77 @@ def test_the_phase_page_shows_its_current_readiness(admin_client):
     assert "computed " in content
 
 
-def test_the_milestone_list_marks_only_overdue_milestones(admin_client):
-    import datetime
-
+def test_the_schedule_item_list_marks_only_overdue_items(admin_client):
     from django.utils import timezone
 
-    phase = PhaseFactory()
-    MilestoneFactory(phase=phase, planned_date=timezone.localdate() - datetime.timedelta(days=3))
+    today = timezone.localdate()
+    # The two activities are forecast to finish on the target (no float left), so they are critical.
+    phase = PhaseFactory(
+        planned_start=today - datetime.timedelta(days=40), planned_completion=today + datetime.timedelta(days=30)
+    )
+    MilestoneFactory(phase=phase, baseline_start=today - datetime.timedelta(days=3))
+    # An activity is overdue by its baseline finish: this one started 40 days ago and was due 10 days ago.
+    ScheduleItemFactory(phase=phase, baseline_start=today - datetime.timedelta(days=40))
     for days in (10, 20, 30):
-        MilestoneFactory(phase=phase, planned_date=timezone.localdate() + datetime.timedelta(days=days))
+        MilestoneFactory(phase=phase, baseline_start=today + datetime.timedelta(days=days))
+    ScheduleItemFactory(phase=phase, baseline_start=today - datetime.timedelta(days=20))  # due in 10 days
 
-    content = admin_client.get("/admin/planning/milestone/").content.decode()
+    content = admin_client.get("/admin/planning/scheduleitem/").content.decode()
 
-    assert content.count('class="badge badge-overdue"') == 1
-    assert "icon-no" not in content and "icon-yes" not in content  # no red ✖ on the milestones that are on time
+    assert content.count('class="badge badge-overdue"') == 2
+    # No red ✖ on the items that are on time, nor on those with float to spare: the critical ones say so in words.
+    assert "icon-no" not in content and "icon-yes" not in content
+    assert ScheduleItem.objects.filter(critical=True).count() == 2
+    assert content.count("<strong>Critical</strong>") == 2
+
+
+def test_an_item_s_page_lists_its_predecessors_read_only(admin_client):
+    phase = PhaseFactory()
+    handover = MilestoneFactory(phase=phase, category="site_handover", title="")
+    works = ScheduleItemFactory(phase=phase, title="Piling")
+    ScheduleDependencyFactory(predecessor=handover, successor=works, lag_days=14)
+
+    response = admin_client.get(f"/admin/planning/scheduleitem/{works.pk}/change/")
+
+    [inline] = response.context["inline_admin_formsets"]
+    assert [(form.original.predecessor, form.original.lag_days) for form in inline] == [(handover, 14)]
+    page = response.content.decode()
+    # Shown, not edited here: no field, no delete box, no "add another" (dependencies have their own page).
+    assert 'name="predecessor_links-0-lag_days"' not in page and 'name="predecessor_links-0-DELETE"' not in page
+    assert not inline.has_add_permission
+
+
+def test_an_item_changed_in_the_admin_is_rescheduled_with_its_successor(admin_client, staff_user):
+    phase = PhaseFactory(planned_start=datetime.date(2040, 1, 1), planned_completion=datetime.date(2041, 1, 1))
+    works = ScheduleItemFactory(phase=phase, title="Works", baseline_start=datetime.date(2040, 1, 1))
+    opening = MilestoneFactory(phase=phase, title="Opening", baseline_start=datetime.date(2040, 1, 31))
+    ScheduleDependencyFactory(predecessor=works, successor=opening)
+    url = f"/admin/planning/scheduleitem/{works.pk}/change/"
+    data = form_data(admin_client.get(url))
+    data["duration_days"] = "45"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    opening.refresh_from_db()
+    assert opening.forecast_start == datetime.date(2040, 2, 15)  # 1 Jan 2040 + 45 days
+    assert works.history.first().history_user == staff_user
+
+
+def test_a_dependency_closing_a_cycle_is_refused_beside_the_field_in_the_admin(admin_client):
+    phase = PhaseFactory()
+    a = ScheduleItemFactory(phase=phase, title="Design")
+    b = ScheduleItemFactory(phase=phase, title="Build")
+    ScheduleDependencyFactory(predecessor=a, successor=b)
+
+    response = admin_client.post(
+        "/admin/planning/scheduledependency/add/", {"predecessor": b.pk, "successor": a.pk, "lag_days": "0"}
+    )
+
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.errors
+    assert "would close a cycle: Build → Design → Build" in " ".join(errors["predecessor"])
+    assert ScheduleDependency.objects.count() == 1
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hant"])

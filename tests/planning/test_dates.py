@@ -1,7 +1,7 @@
 """Every date a person enters is plausible (settings.DATE_EARLIEST…DATE_LATEST), and dates that record what has
-happened (a milestone's actual date, an MoU's signed date, an occupied allocation's start) are not after today —
-the same field error through the API, the admin and the portal, because the check is part of the models'
-`clean_fields` that every service's `full_clean` runs."""
+happened (a schedule item's actual start and finish, an MoU's signed date, an occupied allocation's start) are not
+after today — the same field error through the API, the admin and the portal, because the check is part of the
+models' `clean_fields` that every service's `full_clean` runs."""
 
 import datetime
 import re
@@ -10,8 +10,9 @@ import pytest
 from django.utils import timezone
 
 from partners.models import MoU
-from planning.models import Milestone, Phase
+from planning.models import Phase, ScheduleItem
 from tenants.models import SpaceAllocation
+from tests.admin_helpers import form_data
 from tests.conftest import api_client_for
 from tests.factories import (
     EOIFactory,
@@ -19,6 +20,7 @@ from tests.factories import (
     MilestoneFactory,
     OrganisationFactory,
     PhaseFactory,
+    ScheduleItemFactory,
     TenantFactory,
     partner_user,
 )
@@ -36,31 +38,46 @@ class TestThroughTheApi:
     def test_a_milestone_actual_date_of_9999_is_refused_on_its_field(self, api):
         milestone = MilestoneFactory()
 
-        response = api.patch(f"/api/v1/milestones/{milestone.pk}/", {"actual_date": "9999-12-31"}, format="json")
+        response = api.patch(f"/api/v1/schedule-items/{milestone.pk}/", {"actual_start": "9999-12-31"}, format="json")
 
         assert response.status_code == 400
-        assert response.json() == {"actual_date": [f"Actual date {OUT_OF_RANGE}"]}
-        assert Milestone.objects.get(pk=milestone.pk).actual_date is None
+        # On the field sent, not also on the actual finish a milestone's single date would have set.
+        assert response.json() == {"actual_start": [f"Actual start {OUT_OF_RANGE}"]}
+        assert ScheduleItem.objects.get(pk=milestone.pk).actual_start is None
 
     def test_a_milestone_cannot_be_done_tomorrow(self, api):
         milestone = MilestoneFactory()
 
-        response = api.patch(f"/api/v1/milestones/{milestone.pk}/", {"actual_date": tomorrow()}, format="json")
+        response = api.patch(f"/api/v1/schedule-items/{milestone.pk}/", {"actual_finish": tomorrow()}, format="json")
 
         assert response.status_code == 400
-        [message] = response.json()["actual_date"]
-        assert message.startswith("Actual date records what has happened, so it cannot be after today (")
+        [message] = response.json()["actual_finish"]
+        assert message.startswith("Actual finish records what has happened, so it cannot be after today (")
+        assert list(response.json()) == ["actual_finish"]
+
+    def test_an_activity_cannot_have_started_tomorrow(self, api):
+        activity = ScheduleItemFactory()
+
+        response = api.patch(f"/api/v1/schedule-items/{activity.pk}/", {"actual_start": tomorrow()}, format="json")
+
+        assert response.status_code == 400
+        assert response.json()["actual_start"][0].startswith("Actual start records what has happened")
 
     def test_a_milestone_done_today_or_before_is_recorded(self, api):
         milestone = MilestoneFactory()
         today = timezone.localdate().isoformat()
 
-        response = api.patch(f"/api/v1/milestones/{milestone.pk}/", {"actual_date": today}, format="json")
+        response = api.patch(f"/api/v1/schedule-items/{milestone.pk}/", {"actual_start": today}, format="json")
 
         assert response.status_code == 200, response.content
-        assert Milestone.objects.get(pk=milestone.pk).actual_date.isoformat() == today
-        # Planned dates may lie in the future, within the range.
-        later = api.patch(f"/api/v1/milestones/{milestone.pk}/", {"planned_date": "2099-06-30"}, format="json")
+        done = ScheduleItem.objects.get(pk=milestone.pk)
+        assert done.actual_start.isoformat() == done.actual_finish.isoformat() == today
+        # Baseline and "not before" dates may lie in the future, within the range.
+        later = api.patch(
+            f"/api/v1/schedule-items/{milestone.pk}/",
+            {"baseline_start": "2099-06-30", "start_not_before": "2099-06-30"},
+            format="json",
+        )
         assert later.status_code == 200, later.content
 
     def test_a_phase_starting_in_year_1_is_refused(self, api):
@@ -148,30 +165,25 @@ class TestThroughTheApi:
         settings.DATE_LATEST = datetime.date(2050, 12, 31)
         milestone = MilestoneFactory()
 
-        response = api.patch(f"/api/v1/milestones/{milestone.pk}/", {"planned_date": "2051-01-01"}, format="json")
+        response = api.patch(f"/api/v1/schedule-items/{milestone.pk}/", {"baseline_start": "2051-01-01"}, format="json")
 
         assert response.status_code == 400
-        assert response.json() == {"planned_date": ["Planned date must be between 1 Jan 1990 and 31 Dec 2050."]}
+        assert response.json() == {"baseline_start": ["Baseline start must be between 1 Jan 1990 and 31 Dec 2050."]}
 
 
 class TestThroughPages:
     def test_the_admin_shows_the_refusal_on_the_field(self, admin_client):
         milestone = MilestoneFactory()
-        url = f"/admin/planning/milestone/{milestone.pk}/change/"
-        form = {
-            "phase": milestone.phase_id,
-            "kind": "other",
-            "title": milestone.title,
-            "planned_date": "2027-01-15",
-            "actual_date": "9999-12-31",
-        }
+        url = f"/admin/planning/scheduleitem/{milestone.pk}/change/"
+        form = form_data(admin_client.get(url))
+        form["actual_start"] = "9999-12-31"
 
         response = admin_client.post(url, form)
 
         assert response.status_code == 200
         page = response.content.decode()
-        assert re.search(r'class="errorlist[^"]*"[^>]*>\s*<li>Actual date must be between', page)
-        assert Milestone.objects.get(pk=milestone.pk).actual_date is None
+        assert re.search(r'class="errorlist[^"]*"[^>]*>\s*<li>Actual start must be between', page)
+        assert ScheduleItem.objects.get(pk=milestone.pk).actual_start is None
 
     def test_the_admin_refuses_an_mou_signed_in_the_future(self, admin_client):
         organisation = OrganisationFactory()

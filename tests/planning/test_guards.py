@@ -16,7 +16,15 @@ from django.db import transaction
 from partners import guards as partner_guards
 from partners.models import ExpressionOfInterest
 from planning import guards, services
-from planning.models import Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from planning.models import (
+    Facility,
+    FacilityType,
+    Parcel,
+    Phase,
+    ScheduleDependency,
+    ScheduleItem,
+    UtilityCapacity,
+)
 from tenants.models import SpaceAllocation
 from tests.conftest import api_client_for
 from tests.factories import (
@@ -30,6 +38,8 @@ from tests.factories import (
     OrganisationFactory,
     ParcelFactory,
     PhaseFactory,
+    ScheduleDependencyFactory,
+    ScheduleItemFactory,
     TenantFactory,
     UtilityCapacityFactory,
 )
@@ -300,35 +310,42 @@ def test_a_phase_an_eoi_prefers_cannot_be_deleted(planner):
 # --- phase delete: what it takes with it ------------------------------------------------------------------------
 
 
-def test_deleting_an_empty_phase_deletes_its_utilities_and_milestones_with_history(planner):
+def test_deleting_an_empty_phase_deletes_its_utilities_and_schedule_with_history(planner):
     phase = PhaseFactory(name_en="Phase 7")
     utility = UtilityCapacityFactory(phase=phase)
     milestone = MilestoneFactory(phase=phase)
+    activity = ScheduleItemFactory(phase=phase)
+    link = ScheduleDependencyFactory(predecessor=milestone, successor=activity)
 
     response = api_client_for(planner).delete(f"/api/v1/phases/{phase.pk}/")
 
     assert response.status_code == 204
-    assert not UtilityCapacity.objects.filter(pk=utility.pk).exists()
-    assert not Milestone.objects.filter(pk=milestone.pk).exists()
-    for model, pk in ((UtilityCapacity, utility.pk), (Milestone, milestone.pk)):
+    rows = ((UtilityCapacity, utility.pk), (ScheduleItem, milestone.pk), (ScheduleItem, activity.pk))
+    rows += ((ScheduleDependency, link.pk),)
+    for model, pk in rows:
+        assert not model.objects.filter(pk=pk).exists()
         deleted = model.history.filter(id=pk, history_type="-").get()
         assert deleted.history_user == planner and deleted.history_change_reason == "Phase Phase 7 deleted"
 
 
-def test_a_phase_whose_milestone_another_phase_waits_for_is_kept(planner):
+def test_no_other_phase_s_schedule_waits_for_a_phase_so_deleting_it_changes_none(planner):
+    """Milestones could once wait for another phase's, which kept that phase from being deleted; a dependency now
+    links items of one phase (the other phase's date becomes a "start not before"), so nothing is left waiting."""
     phase = PhaseFactory(name_en="Phase 7")
     permit = MilestoneFactory(phase=phase, title="Permit")
     later = PhaseFactory(campus=phase.campus, name_en="Phase 8")
-    MilestoneFactory(phase=later, title="Piling", predecessors=[permit])
+    piling = ScheduleItemFactory(phase=later, title="Piling")
+    with pytest.raises(ValidationError) as refused:
+        services.schedule_dependency_create(actor=planner, predecessor=permit, successor=piling)
+    assert "a dependency links items of one phase" in " ".join(refused.value.message_dict["predecessor"])
+    piling.refresh_from_db()
 
     response = api_client_for(planner).delete(f"/api/v1/phases/{phase.pk}/")
 
-    assert response.status_code == 400
-    assert response.json()["non_field_errors"] == [
-        "Phase 7 has milestones that other phases depend on: Piling (Phase 8) waits for Permit. "
-        "Change those predecessors first."
-    ]
-    assert Milestone.objects.filter(pk=permit.pk).exists()
+    assert response.status_code == 204
+    assert not ScheduleItem.objects.filter(pk=permit.pk).exists()
+    kept = ScheduleItem.objects.get(pk=piling.pk)
+    assert (kept.version, kept.forecast_start) == (piling.version, piling.forecast_start)
 
 
 # --- the net under every delete ---------------------------------------------------------------------------------

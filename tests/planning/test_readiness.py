@@ -18,12 +18,12 @@ from innopole.celery import app as celery_app
 from partners import services as partner_services
 from planning import readiness, selectors, services
 from planning.models import (
-    Milestone,
     Phase,
     ReadinessCriterionSetting,
     ReadinessPolicy,
     ReadinessSnapshot,
     ReadinessSweep,
+    ScheduleItem,
 )
 from planning.tasks import recompute_phase_readiness
 from tests.conftest import api_client_for
@@ -36,6 +36,7 @@ from tests.factories import (
     MilestoneFactory,
     ParcelFactory,
     PhaseFactory,
+    ScheduleItemFactory,
     UtilityCapacityFactory,
     grid_square,
 )
@@ -122,7 +123,14 @@ class TestLand:
 
     def test_a_handover_after_the_construction_start_does_not_count(self):
         phase = phase_starting()
-        MilestoneFactory(phase=phase, kind="construction_start", title="", planned_date=datetime.date(2027, 3, 1))
+        # Construction may not start before 1 Mar 2027 (a permit's date), so that is its forecast start.
+        MilestoneFactory(
+            phase=phase,
+            category="construction_start",
+            title="",
+            baseline_start=datetime.date(2027, 3, 1),
+            start_not_before=datetime.date(2027, 3, 1),
+        )
         ParcelFactory(phase=phase, land_status="handover_scheduled", handover_date=datetime.date(2027, 4, 1))
 
         found = criterion(phase, "land")
@@ -258,36 +266,50 @@ class TestTypedInputs:
             readiness.evaluate([phase], today=TODAY)
 
 
-class TestMilestones:
+class TestScheduleCriterion:
     def test_overdue_reads_the_same_in_the_model_the_queryset_and_the_criterion(self):
         today = timezone.localdate()
         phase = PhaseFactory()
-        late = MilestoneFactory(phase=phase, kind="site_handover", planned_date=today - datetime.timedelta(days=1))
+        late = MilestoneFactory(
+            phase=phase, category="site_handover", baseline_start=today - datetime.timedelta(days=1)
+        )
         MilestoneFactory(
             phase=phase,
-            kind="master_layout_consent",
-            planned_date=today - datetime.timedelta(days=2),
-            actual_date=today,
+            category="master_layout_consent",
+            baseline_start=today - datetime.timedelta(days=2),
+            actual_start=today,
         )
-        MilestoneFactory(phase=phase, kind="building_plans_approval", planned_date=today)
+        MilestoneFactory(phase=phase, category="building_plans_approval", baseline_start=today)
+        # An activity is judged by its baseline finish: due yesterday and not finished, though under way.
+        works = ScheduleItemFactory(
+            phase=phase,
+            duration_days=10,
+            baseline_start=today - datetime.timedelta(days=11),
+            actual_start=today - datetime.timedelta(days=11),
+        )
+        ScheduleItemFactory(phase=phase, duration_days=10, baseline_start=today - datetime.timedelta(days=10))
 
-        plain = {m.pk: m.is_overdue for m in Milestone.objects.filter(phase=phase)}
-        annotated = {m.pk: m.is_overdue for m in Milestone.objects.filter(phase=phase).with_overdue()}
-        queried = set(Milestone.objects.filter(phase=phase).overdue().values_list("pk", flat=True))
+        items = ScheduleItem.objects.filter(phase=phase)
+        plain = {i.pk: i.is_overdue for i in items}
+        annotated = {i.pk: i.is_overdue for i in items.with_overdue()}
+        queried = set(items.overdue().values_list("pk", flat=True))
         judged = readiness.MilestonesCriterion().evaluate([phase], today)[phase.pk].inputs.overdue
 
-        assert plain == annotated and {pk for pk, overdue in plain.items() if overdue} == queried == {late.pk}
-        assert judged == (late.pk,)
+        assert plain == annotated and {pk for pk, overdue in plain.items() if overdue} == queried
+        assert queried == {late.pk, works.pk}
+        assert set(judged) == {late.pk, works.pk}
 
     def test_pre_construction_milestones_done_pass(self):
         phase = phase_starting()
-        for kind in ("site_handover", "master_layout_consent", "building_plans_approval"):
-            MilestoneFactory(phase=phase, kind=kind, title="", planned_date=datetime.date(2026, 10, 1))
-        services.milestone_update(
-            milestone=phase.milestones.get(kind="site_handover"), actor=None, actual_date=datetime.date(2026, 10, 1)
+        for category in ("site_handover", "master_layout_consent", "building_plans_approval"):
+            MilestoneFactory(phase=phase, category=category, title="", baseline_start=datetime.date(2026, 10, 1))
+        services.schedule_item_update(
+            item=phase.schedule_items.get(category="site_handover"),
+            actor=None,
+            actual_start=datetime.date(2026, 10, 1),
         )
-        for milestone in phase.milestones.exclude(kind="site_handover"):
-            services.milestone_update(milestone=milestone, actor=None, actual_date=datetime.date(2026, 10, 2))
+        for item in phase.schedule_items.exclude(category="site_handover"):
+            services.schedule_item_update(item=item, actor=None, actual_start=datetime.date(2026, 10, 2))
 
         found = criterion(phase, "milestones")
 
@@ -295,12 +317,14 @@ class TestMilestones:
 
     def test_an_overdue_milestone_puts_the_criterion_at_risk_at_least(self):
         phase = phase_starting()
-        MilestoneFactory(phase=phase, kind="site_handover", title="", planned_date=datetime.date(2026, 10, 1))
+        MilestoneFactory(phase=phase, category="site_handover", title="", baseline_start=datetime.date(2026, 10, 1))
         late = MilestoneFactory(
-            phase=phase, kind="master_layout_consent", title="", planned_date=datetime.date(2026, 11, 1)
+            phase=phase, category="master_layout_consent", title="", baseline_start=datetime.date(2026, 11, 1)
         )
-        services.milestone_update(
-            milestone=phase.milestones.get(kind="site_handover"), actor=None, actual_date=datetime.date(2026, 10, 1)
+        services.schedule_item_update(
+            item=phase.schedule_items.get(category="site_handover"),
+            actor=None,
+            actual_start=datetime.date(2026, 10, 1),
         )
 
         found = criterion(phase, "milestones")
@@ -614,7 +638,8 @@ class TestDemo:
             by_code["utilities"]
         )
         assert "Water demand 275.1 m³/day is covered by committed supply 900.0 m³/day" in texts(by_code["utilities"])
-        assert "Master layout plan consent is planned for 15 Dec 2026." in texts(by_code["milestones"])
+        # Not before 15 Dec 2026 in the demo, and nothing before it is late: forecast on that day.
+        assert "Master layout plan consent is forecast for 15 Dec 2026." in texts(by_code["milestones"])
         assert "Pre-commitment 8.1 % of lettable GFA (8,400 of 104,000 m²" in texts(by_code["commitments"])
 
     def test_later_phases_are_held_up_by_land(self, demo):
@@ -663,7 +688,13 @@ class TestSurfaces:
 
     def test_reasons_read_in_the_reader_s_language(self, planner):
         phase = ParcelFactory(land_status="not_transferred").phase
-        MilestoneFactory(phase=phase, kind="site_handover", title="", planned_date=datetime.date(2026, 12, 18))
+        MilestoneFactory(
+            phase=phase,
+            category="site_handover",
+            title="",
+            baseline_start=datetime.date(2026, 12, 18),
+            start_not_before=datetime.date(2026, 12, 18),
+        )
         services.readiness_recompute(phase=phase)  # computed once, as a worker would, in English
         client = api_client_for(planner)
 
@@ -675,7 +706,7 @@ class TestSurfaces:
         def text(criteria, code):
             return " | ".join(r["text"] for c in criteria if c["code"] == code for r in c["reasons"])
 
-        assert "Site handover is planned for 18 Dec 2026." in text(english, "milestones")
+        assert "Site handover is forecast for 18 Dec 2026." in text(english, "milestones")
         assert "2026年12月18日" in text(chinese, "milestones") and "Site handover" not in text(chinese, "milestones")
         assert chinese[0]["code"] == english[0]["code"] and chinese[0]["label"] != english[0]["label"]
 

@@ -421,3 +421,35 @@ def test_random_actuals_unfinished_work_is_never_forecast_in_the_past(network, d
                 assert r.forecast_start == item.actual_start
             else:
                 assert r.forecast_start >= today
+
+
+def test_a_not_before_date_holds_an_item_back_and_then_nothing_drives_it():
+    # A(3) → B(2) → C(1); B may not start before day 10 (a permit's expected date).
+    # Forward: A 0–3, B max(3, 10) = 10–12, C 12–13. B's start is its own date, so no predecessor drives it;
+    # C is driven by B. Target day 13: C float 0, B 0, A LF 10 − 3 = 7 float.
+    items = [ScheduleItem("A", 3), ScheduleItem("B", 2, not_before=day(10)), ScheduleItem("C", 1)]
+    result = compute_schedule(
+        items=items,
+        dependencies=[Dependency("A", "B"), Dependency("B", "C")],
+        project_start=P,
+        target_completion=day(13),
+        today=BEFORE_START,
+    )
+    assert [(result.items[i].forecast_start, result.items[i].forecast_finish) for i in "ABC"] == [
+        (day(0), day(3)),
+        (day(10), day(12)),
+        (day(12), day(13)),
+    ]
+    assert [result.items[i].total_float_days for i in "ABC"] == [7, 0, 0]
+    assert result.items["B"].driving_predecessor is None
+    assert result.driving_chain() == ["B", "C"]
+    assert result.critical_path == ["B", "C"]
+
+
+def test_a_not_before_date_earlier_than_the_predecessors_changes_nothing():
+    items = [ScheduleItem("A", 3), ScheduleItem("B", 2, not_before=day(1))]
+    result = compute_schedule(
+        items=items, dependencies=[Dependency("A", "B")], project_start=P, target_completion=None, today=BEFORE_START
+    )
+    assert result.items["B"].forecast_start == day(3)
+    assert result.items["B"].driving_predecessor == "A"

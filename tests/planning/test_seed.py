@@ -7,8 +7,16 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.core.management import CommandError, call_command
 
-from planning import selectors
-from planning.models import Campus, Facility, Milestone, Parcel, Phase, UtilityCapacity
+from planning import readiness, selectors
+from planning.models import (
+    Campus,
+    Facility,
+    Parcel,
+    Phase,
+    ScheduleDependency,
+    ScheduleItem,
+    UtilityCapacity,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -25,7 +33,9 @@ class TestTheLoadedDemo:
         assert Parcel.objects.filter(campus=demo).count() == 18
         assert Facility.objects.count() == 26
         assert UtilityCapacity.objects.count() == 9
-        assert Milestone.objects.count() == 20
+        assert ScheduleItem.objects.count() == 36  # 4 phases × 9 activities and milestones
+        assert ScheduleItem.objects.filter(kind="milestone").count() == 20  # the five kinds in each phase
+        assert ScheduleDependency.objects.count() == 37
 
         # Computed in HK1980 Grid, the parcels sum to 20 ha (phase 1: 2.5 ha), within 1 m² per parcel.
         computed = sum(p.computed_area_m2 for p in Parcel.objects.all())
@@ -46,11 +56,34 @@ class TestTheLoadedDemo:
         assert "phase_area_off_target" not in warnings
         assert "parcel_area_mismatch" not in warnings
 
-    def test_milestones_chain_on_the_previous_one(self, demo):
+    def test_schedule_items_wait_for_their_predecessors_with_the_data_s_lags(self, demo):
         phase_one = Phase.objects.get(campus=demo, number=1)
-        consent = Milestone.objects.get(phase=phase_one, kind="master_layout_consent")
-        assert [m.kind for m in consent.predecessors.all()] == ["site_handover"]
-        assert not Milestone.objects.get(phase=phase_one, kind="site_handover").predecessors.exists()
+
+        def predecessors(category):
+            links = ScheduleDependency.objects.filter(successor__phase=phase_one, successor__category=category)
+            return sorted(links.values_list("predecessor__category", "lag_days"))
+
+        assert predecessors("site_handover") == []
+        assert predecessors("master_layout_consent") == [("site_handover", 0)]
+        assert predecessors("building_plans_approval") == [("design", 0), ("master_layout_consent", 0)]
+        assert predecessors("construction_start") == [("building_plans_approval", 5)]
+        # Loaded through the services, so the engine has computed every item.
+        assert not ScheduleItem.objects.filter(forecast_finish__isnull=True).exists()
+
+    def test_phase_two_slips_73_days_driven_by_its_site_handover(self, demo):
+        # Site handover not before 30 Sep 2027 (baseline 30 Jun 2027) → design 330 days: 25 Aug 2028 → building
+        # plans approval 25 Aug 2028 (after its own 31 May 2028) → construction start + 31 days: 25 Sep 2028 →
+        # construction 810 days: 14 Dec 2030 → fit-out 90 days: 14 Mar 2031 → occupation permit 14 Mar 2031, against
+        # the target of 31 Dec 2030: 73 days late. The first slipping item on that chain is the site handover.
+        phase = Phase.objects.get(campus=demo, number=2)
+
+        result = readiness.evaluate([phase])[phase.pk]
+
+        schedule = next(c for c in result.criteria if c["code"] == "milestones")
+        assert readiness.render_reason(schedule["reasons"][0]) == (
+            "Occupation permit forecast 14 Mar 2031, 73 days after the target, driven by Site handover."
+        )
+        assert selectors.phase_schedule(phase)["completion_slip_days"] == 73
 
     def test_demo_users_get_roles_and_the_demo_password(self, demo):
         User = get_user_model()
@@ -63,7 +96,8 @@ class TestTheLoadedDemo:
 
 def test_second_run_changes_nothing(demo):
     def history_rows():
-        return sum(model.history.count() for model in (Campus, Phase, Parcel, Facility, UtilityCapacity, Milestone))
+        models = (Campus, Phase, Parcel, Facility, UtilityCapacity, ScheduleItem, ScheduleDependency)
+        return sum(model.history.count() for model in models)
 
     before = history_rows()
     out = io.StringIO()

@@ -9,7 +9,7 @@ from django.core.exceptions import ValidationError
 from core.services import ConflictError
 from planning import selectors, services
 from planning.geometry import rectangle_geojson
-from planning.models import Facility, Milestone, Parcel
+from planning.models import Facility, Parcel, ScheduleDependency, ScheduleItem
 from tests.factories import (
     CAMPUS_ORIGIN,
     FacilityFactory,
@@ -17,6 +17,7 @@ from tests.factories import (
     MilestoneFactory,
     ParcelFactory,
     PhaseFactory,
+    ScheduleDependencyFactory,
     grid_square,
 )
 
@@ -244,45 +245,48 @@ class TestTotals:
         assert "1,020 units" in warning.message and "1,000 units" in warning.message
 
 
-class TestMilestones:
-    def test_a_cycle_of_predecessors_is_refused_naming_the_chain(self, planner):
+class TestSchedule:
+    """The rules the old milestones had, on the schedule (tests/planning/test_schedule_services.py has the rest)."""
+
+    def test_a_dependency_closing_a_cycle_is_refused_naming_the_chain(self, planner):
         phase = PhaseFactory()
         a = MilestoneFactory(phase=phase, title="A")
-        b = MilestoneFactory(phase=phase, title="B", predecessors=[a])
-        c = MilestoneFactory(phase=phase, title="C", predecessors=[b])
+        b = MilestoneFactory(phase=phase, title="B")
+        c = MilestoneFactory(phase=phase, title="C")
+        ScheduleDependencyFactory(predecessor=a, successor=b)
+        ScheduleDependencyFactory(predecessor=b, successor=c)
 
         with pytest.raises(ValidationError) as refused:
-            services.milestone_update(milestone=a, actor=planner, predecessors=[c])
+            services.schedule_dependency_create(actor=planner, predecessor=c, successor=a)
 
-        assert "would make a cycle: A → B → C → A" in messages_of(refused.value, "predecessors")
-        assert list(a.predecessors.all()) == []
+        assert "would close a cycle: C → A → B → C" in messages_of(refused.value, "predecessor")
+        assert not ScheduleDependency.objects.filter(successor=a).exists()
 
-    def test_own_predecessor_is_refused(self, planner):
+    def test_an_item_depending_on_itself_is_refused(self, planner):
         a = MilestoneFactory(title="A")
         with pytest.raises(ValidationError) as refused:
-            services.milestone_update(milestone=a, actor=planner, predecessors=[a])
-        assert "its own predecessor" in messages_of(refused.value, "predecessors")
+            services.schedule_dependency_create(actor=planner, predecessor=a, successor=a)
+        assert "An item cannot depend on itself." in refused.value.messages
+        assert not ScheduleDependency.objects.exists()
 
     def test_a_chain_without_cycle_is_accepted_and_overdue_is_computed(self, planner):
         phase = PhaseFactory()
-        a = MilestoneFactory(phase=phase, title="A", planned_date=datetime.date(2020, 1, 1))
-        b = MilestoneFactory(phase=phase, title="B", planned_date=datetime.date(2099, 1, 1))
-        services.milestone_update(milestone=b, actor=planner, predecessors=[a])
+        a = MilestoneFactory(phase=phase, title="A", baseline_start=datetime.date(2020, 1, 1))
+        b = MilestoneFactory(phase=phase, title="B", baseline_start=datetime.date(2099, 1, 1))
+        services.schedule_dependency_create(actor=planner, predecessor=a, successor=b)
 
-        assert list(Milestone.objects.overdue()) == [a]
-        services.milestone_update(milestone=a, actor=planner, actual_date=datetime.date(2020, 1, 5))
-        assert list(Milestone.objects.overdue()) == []
+        assert list(ScheduleItem.objects.overdue()) == [a]
+        services.schedule_item_update(item=a, actor=planner, actual_start=datetime.date(2020, 1, 5))
+        assert list(ScheduleItem.objects.overdue()) == []
 
-    def test_two_milestones_of_the_same_kind_in_a_phase_are_refused(self, planner):
+    def test_two_milestones_of_the_same_category_in_a_phase_are_refused(self, planner):
         phase = PhaseFactory()
-        services.milestone_create(
-            actor=planner, phase=phase, kind="site_handover", planned_date=datetime.date(2027, 1, 1)
-        )
+        fields = {"phase": phase, "kind": "milestone", "category": "site_handover"}
+        services.schedule_item_create(actor=planner, baseline_start=datetime.date(2027, 1, 1), **fields)
         with pytest.raises(ValidationError) as refused:
-            services.milestone_create(
-                actor=planner, phase=phase, kind="site_handover", planned_date=datetime.date(2027, 2, 1)
-            )
-        assert "already has a milestone of this kind" in " ".join(refused.value.messages)
+            services.schedule_item_create(actor=planner, baseline_start=datetime.date(2027, 2, 1), **fields)
+        assert "already has a milestone of this category" in " ".join(refused.value.messages)
+        assert ScheduleItem.objects.filter(phase=phase).count() == 1
 
 
 class TestEditsAndHistory:
