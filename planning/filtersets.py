@@ -5,7 +5,7 @@ from django.db.models import Exists, OuterRef
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from .models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from .models import Campus, Facility, FacilityType, Parcel, Phase, ScheduleDependency, ScheduleItem, UtilityCapacity
 
 
 class CampusFilterSet(django_filters.FilterSet):
@@ -67,14 +67,22 @@ class UtilityCapacityFilterSet(django_filters.FilterSet):
         fields = {"phase": ["exact"], "kind": ["exact"], "status": ["exact"]}
 
 
-class MilestoneFilterSet(django_filters.FilterSet):
+class ScheduleItemFilterSet(django_filters.FilterSet):
     phase_number = django_filters.NumberFilter(field_name="phase__number", label=_("phase number"))
     overdue = django_filters.BooleanFilter(method="filter_overdue", label=_("overdue"))
 
     class Meta:
-        model = Milestone
-        fields = {"phase": ["exact"], "kind": ["exact"]}
+        model = ScheduleItem
+        fields = {"phase": ["exact"], "kind": ["exact"], "category": ["exact"], "critical": ["exact"]}
 
     def filter_overdue(self, queryset, name, value):
         overdue = queryset.overdue(timezone.localdate())
         return overdue if value else queryset.exclude(pk__in=overdue.values("pk"))
+
+
+class ScheduleDependencyFilterSet(django_filters.FilterSet):
+    phase = django_filters.NumberFilter(field_name="successor__phase", label=_("phase"))
+
+    class Meta:
+        model = ScheduleDependency
+        fields = {"predecessor": ["exact"], "successor": ["exact"]}

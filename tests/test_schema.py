@@ -1,12 +1,13 @@
 """Schemathesis over the whole OpenAPI schema: no server error, and every response matches the schema.
 
-The rows the fuzzer works on are made once for the module: a plan (facility, utility, milestone), an organisation
-with an MoU, an EOI at every workflow status (files on the draft), commitments, a tenant with allocations. Each
-example runs in a savepoint inside that and is rolled back after it, so every example starts from those rows.
-Path ids are steered: three examples in four name an existing row of the resource, so updates, deletes (protected
-rows too) and workflow actions reach real rows and their rules; the others keep the drawn id for the "not found"
-path. Examples per operation follow what there is to vary: reads and deletes have ids and filters; workflow
-actions an id and a note but eight statuses to meet; creates and updates have whole bodies.
+The rows the fuzzer works on are made once for the module: a plan (facility, utility, a milestone and an activity
+linked by a dependency), an organisation with an MoU, an EOI at every workflow status (files on the draft),
+commitments, a tenant with allocations. Each example runs in a savepoint inside that and is rolled back after it,
+so every example starts from those rows. Path ids are steered: three examples in four name an existing row of the
+resource, so updates, deletes (protected rows too) and workflow actions reach real rows and their rules; the others
+keep the drawn id for the "not found" path. Examples per operation follow what there is to vary: reads and deletes
+have ids and filters; workflow actions an id and a note but eight statuses to meet; creates and updates have whole
+bodies.
 """
 
 import zlib
@@ -35,6 +36,8 @@ from tests.factories import (
     MilestoneFactory,
     MoUFactory,
     OrganisationFactory,
+    ScheduleDependencyFactory,
+    ScheduleItemFactory,
     TenantFactory,
     UserFactory,
     UtilityCapacityFactory,
@@ -58,7 +61,9 @@ def fuzz_rows(django_db_setup, django_db_blocker):
         for facility in facilities:
             phase = facility.parcel.phase
             UtilityCapacityFactory(phase=phase)
-            MilestoneFactory(phase=phase, predecessors=[MilestoneFactory(phase=phase)])
+            ScheduleDependencyFactory(
+                predecessor=MilestoneFactory(phase=phase), successor=ScheduleItemFactory(phase=phase)
+            )
         organisation = OrganisationFactory()
         MoUFactory(organisation=organisation)
         partner = partner_user(organisation, role="admin")

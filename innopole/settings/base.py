@@ -281,6 +281,7 @@ SPECTACULAR_SETTINGS = {
     "ENUM_NAME_OVERRIDES": {
         "CriterionStateEnum": ["pass", "at_risk", "fail"],
         "ReadinessStateEnum": "planning.models.ReadinessSnapshot.State",
+        "ScheduleItemKindEnum": "planning.models.ScheduleItem.Kind",
         # GeoJSON's `type` members: one enum per object kind, instead of names drf-spectacular would hash.
         "GeoJSONFeatureTypeEnum": ["Feature"],
         "GeoJSONFeatureCollectionTypeEnum": ["FeatureCollection"],

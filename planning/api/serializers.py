@@ -10,7 +10,17 @@ from core.api import VersionedModelSerializer, VersionField
 from core.units import m2_to_ha
 
 from .. import selectors, services
-from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, ReadinessSnapshot, UtilityCapacity
+from ..models import (
+    Campus,
+    Facility,
+    FacilityType,
+    Parcel,
+    Phase,
+    ReadinessSnapshot,
+    ScheduleDependency,
+    ScheduleItem,
+    UtilityCapacity,
+)
 
 # Every number is sent as a JSON number, areas to the centimetre.
 AREA = {"max_digits": 14, "decimal_places": 2, "coerce_to_string": False, "read_only": True}
@@ -342,31 +352,149 @@ class UtilityCapacitySerializer(VersionedModelSerializer):
         ]
 
 
-class MilestoneSerializer(VersionedModelSerializer):
-    predecessors = serializers.PrimaryKeyRelatedField(many=True, queryset=Milestone.objects.all(), required=False)
-    done = serializers.SerializerMethodField()
-    overdue = serializers.SerializerMethodField(help_text="Not done and its planned date has passed.")
+# --- the schedule (ScheduleItemViewSet, ScheduleDependencyViewSet, PhaseViewSet.schedule) ------------------------
+
+# The change reason is stored in the history row, whose column is this long (django-simple-history's default).
+REASON_MAX_LENGTH = ScheduleItem.history.model._meta.get_field("history_change_reason").max_length
+# No activity of a campus lasts longer (the lags' bound too); it also keeps every date the engine adds up in range.
+DURATION_MAX_DAYS = 3650
+
+
+def reason_field() -> serializers.CharField:
+    return serializers.CharField(
+        write_only=True,
+        required=False,
+        allow_blank=True,
+        max_length=REASON_MAX_LENGTH,
+        help_text=f"Why the change was made, kept in the history (at most {REASON_MAX_LENGTH} characters).",
+    )
+
+
+class RefusesFieldsItCannotSet:
+    """A write naming a field it cannot set is refused with a 400 naming that field, not silently ignored: an
+    integrator who sends `forecast_start` or `predecessors` would otherwise believe it was saved."""
+
+    def refusal(self, name: str) -> str:
+        if name in self.fields:
+            return _("This field is read-only.")
+        return _("Unknown field.")
+
+    def to_internal_value(self, data):
+        refused = {}
+        if isinstance(data, dict):
+            writable = {name for name, field in self.fields.items() if not field.read_only}
+            refused = {name: [self.refusal(name)] for name in data if name not in writable}
+        try:
+            value = super().to_internal_value(data)
+        except serializers.ValidationError as error:
+            if refused and isinstance(error.detail, dict):
+                raise serializers.ValidationError({**error.detail, **refused}) from None
+            raise
+        if refused:
+            raise serializers.ValidationError(refused)
+        return value
+
+
+class ScheduleLinkSerializer(serializers.Serializer):
+    """A predecessor of an item: the item it waits for and the lag after that item's finish."""
+
+    id = serializers.IntegerField(help_text="The predecessor's id.")
+    lag_days = serializers.IntegerField(help_text="Days from its finish to this item's start (negative: before).")
+
+
+class ScheduleItemSerializer(RefusesFieldsItCannotSet, VersionedModelSerializer):
+    """An activity or milestone: what the planner sets, and what the scheduling engine computed from it."""
+
+    name = serializers.CharField(read_only=True, help_text="The title, or the category in the reader's language.")
+    duration_days = serializers.IntegerField(
+        required=False,
+        min_value=0,
+        max_value=DURATION_MAX_DAYS,
+        help_text="0 for a milestone; 1 to 3,650 for an activity.",
+    )
+    reason = reason_field()
+    slip_days = serializers.IntegerField(
+        read_only=True, allow_null=True, help_text="Forecast finish − baseline finish, in days (positive: late)."
+    )
+    overdue = serializers.SerializerMethodField(help_text="Not finished and its baseline finish has passed.")
+    predecessors = serializers.SerializerMethodField(
+        help_text="The items this one waits for, with the lag in days (written at /api/v1/schedule-dependencies/)."
+    )
 
     class Meta:
-        model = Milestone
+        model = ScheduleItem
         fields = [
             "id",
-            *services.MILESTONE_FIELDS,
-            "predecessors",
-            "done",
+            "name",
+            *services.SCHEDULE_ITEM_FIELDS,
+            "reason",
+            *[n for n in services.SCHEDULE_RESULT_FIELDS if n != "scheduled_on"],
+            "slip_days",
             "overdue",
+            "predecessors",
+            "scheduled_on",
             "version",
         ]
+        read_only_fields = services.SCHEDULE_RESULT_FIELDS
 
-    def get_done(self, milestone) -> bool:
-        return milestone.actual_date is not None
+    def refusal(self, name: str) -> str:
+        if name == "predecessors":
+            return _("Dependencies are written at /api/v1/schedule-dependencies/.")
+        if name in (*services.SCHEDULE_RESULT_FIELDS, "slip_days", "overdue"):
+            return _(
+                "The scheduling engine computes this field; it cannot be set (a 'start not before' date moves an item)."
+            )
+        return super().refusal(name)
 
-    def get_overdue(self, milestone) -> bool:
-        return milestone.is_overdue
+    def get_overdue(self, item) -> bool:
+        # The annotation is NULL for an item without a baseline: it has promised nothing, so it is not overdue.
+        return bool(item.is_overdue)
+
+    @extend_schema_field(ScheduleLinkSerializer(many=True))
+    def get_predecessors(self, item) -> list[dict]:
+        return [{"id": link.predecessor_id, "lag_days": link.lag_days} for link in item.predecessor_links.all()]
+
+
+class ScheduleDependencySerializer(RefusesFieldsItCannotSet, VersionedModelSerializer):
+    reason = reason_field()
+
+    class Meta:
+        model = ScheduleDependency
+        fields = ["id", *services.SCHEDULE_DEPENDENCY_FIELDS, "reason", "version"]
+
+
+class PhaseScheduleItemSerializer(ScheduleItemSerializer):
+    """An item as its phase's schedule shows it: the item's fields, read-only, so the schema says each is always
+    there."""
+
+    def get_fields(self):
+        fields = super().get_fields()
+        del fields["reason"]
+        for field in fields.values():
+            field.read_only = True
+        return fields
+
+
+class PhaseScheduleSerializer(serializers.Serializer):
+    """A phase's whole schedule, as the scheduling engine last computed it."""
+
+    phase = serializers.IntegerField()
+    planned_start = serializers.DateField()
+    target_completion = serializers.DateField(help_text="The phase's planned completion, which the float is against.")
+    forecast_completion = serializers.DateField(
+        allow_null=True, help_text="The latest forecast finish; null: no items."
+    )
+    completion_slip_days = serializers.IntegerField(
+        allow_null=True, help_text="Forecast completion − target completion, in days (positive: late)."
+    )
+    critical_path = serializers.ListField(
+        child=serializers.IntegerField(), help_text="Critical items' ids, in forecast order."
+    )
+    items = PhaseScheduleItemSerializer(many=True, help_text="Every item, in forecast order.")
 
 
 class ReasonObjectSerializer(serializers.Serializer):
-    type = serializers.CharField(help_text="parcel, milestone, utility, …")
+    type = serializers.CharField(help_text="parcel, schedule_item, utility, …")
     id = serializers.IntegerField()
     label = serializers.CharField()
 

@@ -9,5 +9,6 @@ routes = [
     ("facility-types", views.FacilityTypeViewSet, "facilitytype"),
     ("facilities", views.FacilityViewSet, "facility"),
     ("utility-capacities", views.UtilityCapacityViewSet, "utilitycapacity"),
-    ("milestones", views.MilestoneViewSet, "milestone"),
+    ("schedule-items", views.ScheduleItemViewSet, "scheduleitem"),
+    ("schedule-dependencies", views.ScheduleDependencyViewSet, "scheduledependency"),
 ]

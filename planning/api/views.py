@@ -14,8 +14,9 @@ from core.permissions import ReadsCrossOrganisationAggregates
 from core.viewsets import ScopedModelViewSet
 
 from .. import filtersets, readiness, selectors, services
-from ..models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from ..models import Campus, Facility, FacilityType, Parcel, Phase, ScheduleDependency, ScheduleItem, UtilityCapacity
 from . import serializers
+from .asof import AS_OF, AsOfMixin
 from .exchange import ParcelExchangeMixin
 
 
@@ -63,7 +64,7 @@ class CampusViewSet(ScopedModelViewSet):
         return Response(serializers.PlanWarningSerializer(selectors.campus_warnings(campus), many=True).data)
 
 
-class PhaseViewSet(ScopedModelViewSet):
+class PhaseViewSet(AsOfMixin, ScopedModelViewSet):
     serializer_class = serializers.PhaseSerializer
     filterset_class = filtersets.PhaseFilterSet
     ordering_fields = ["number", "planned_start", "planned_completion"]
@@ -74,6 +75,16 @@ class PhaseViewSet(ScopedModelViewSet):
 
     def base_queryset(self):
         return Phase.objects.with_totals()
+
+    @extend_schema(responses=serializers.PhaseScheduleSerializer)
+    @action(detail=True, methods=["get"], pagination_class=None, filter_backends=[])
+    def schedule(self, request, pk=None):
+        """The phase's whole schedule as the engine last stored it: every item with its baseline, actual and forecast
+        dates, total float, critical flag and predecessors (with lags), and the phase's target and forecast
+        completion. A fixed number of queries, whatever the number of items."""
+        phase = self.get_object()
+        data = selectors.phase_schedule(phase, items=schedule_items())
+        return Response(serializers.PhaseScheduleSerializer(data, context=self.get_serializer_context()).data)
 
     @extend_schema(responses=serializers.PhaseReadinessSerializer)
     @action(
@@ -114,7 +125,7 @@ class PhaseViewSet(ScopedModelViewSet):
         return self.get_paginated_response(serializers.ReadinessHistoryItemSerializer(page, many=True).data)
 
 
-class ParcelViewSet(ParcelExchangeMixin, ScopedModelViewSet):
+class ParcelViewSet(AsOfMixin, ParcelExchangeMixin, ScopedModelViewSet):
     serializer_class = serializers.ParcelSerializer
     filterset_class = filtersets.ParcelFilterSet
     ordering_fields = ["code", "handover_date"]
@@ -128,7 +139,7 @@ class ParcelViewSet(ParcelExchangeMixin, ScopedModelViewSet):
 
     # `filters=True`: the action answers one object, not a list, so drf-spectacular would otherwise document none
     # of the parcel filters it honours.
-    @extend_schema(responses={200: serializers.ParcelFeatureCollectionSerializer}, filters=True)
+    @extend_schema(responses={200: serializers.ParcelFeatureCollectionSerializer}, filters=True, parameters=[AS_OF])
     @action(detail=False, methods=["get"], renderer_classes=[GeoJSONRenderer, JSONRenderer], pagination_class=None)
     def geojson(self, request):
         """All parcels the filters select, as one RFC 7946 FeatureCollection (WGS84)."""
@@ -232,7 +243,7 @@ class FacilityTypeViewSet(ScopedModelViewSet):
     service_object_name = "facility_type"
 
 
-class FacilityViewSet(ScopedModelViewSet):
+class FacilityViewSet(AsOfMixin, ScopedModelViewSet):
     serializer_class = serializers.FacilitySerializer
     filterset_class = filtersets.FacilityFilterSet
     ordering_fields = ["name", "gfa_m2"]
@@ -245,7 +256,7 @@ class FacilityViewSet(ScopedModelViewSet):
         return Facility.objects.select_related("parcel", "facility_type")
 
 
-class UtilityCapacityViewSet(ScopedModelViewSet):
+class UtilityCapacityViewSet(AsOfMixin, ScopedModelViewSet):
     serializer_class = serializers.UtilityCapacitySerializer
     filterset_class = filtersets.UtilityCapacityFilterSet
     create_service = services.utility_capacity_create
@@ -257,18 +268,43 @@ class UtilityCapacityViewSet(ScopedModelViewSet):
         return UtilityCapacity.objects.select_related("phase")
 
 
-class MilestoneViewSet(ScopedModelViewSet):
-    serializer_class = serializers.MilestoneSerializer
-    filterset_class = filtersets.MilestoneFilterSet
-    ordering_fields = ["planned_date", "actual_date"]
-    create_service = services.milestone_create
-    update_service = services.milestone_update
-    delete_service = services.milestone_delete
-    service_object_name = "milestone"
+def schedule_items():
+    """Schedule items as the API shows them: the overdue flag and the predecessors without a query per row."""
+    links = ScheduleDependency.objects.only("id", "successor_id", "predecessor_id", "lag_days").order_by("pk")
+    return (
+        ScheduleItem.objects.select_related("phase")
+        .prefetch_related(Prefetch("predecessor_links", queryset=links))
+        .with_overdue()
+    )
+
+
+class ScheduleItemViewSet(AsOfMixin, ScopedModelViewSet):
+    """Activities and milestones of every phase's schedule. Every write recomputes the phase's schedule in the same
+    transaction, so the answer (and every other item's forecast) is current."""
+
+    serializer_class = serializers.ScheduleItemSerializer
+    filterset_class = filtersets.ScheduleItemFilterSet
+    ordering_fields = ["forecast_start", "forecast_finish", "baseline_finish", "total_float_days"]
+    create_service = services.schedule_item_create
+    update_service = services.schedule_item_update
+    delete_service = services.schedule_item_delete
+    service_object_name = "item"
 
     def base_queryset(self):
-        return (
-            Milestone.objects.select_related("phase")
-            .prefetch_related(Prefetch("predecessors", queryset=Milestone.objects.only("id")))
-            .with_overdue()  # `overdue` in each row without a query per row
-        )
+        return schedule_items()
+
+
+class ScheduleDependencyViewSet(AsOfMixin, ScopedModelViewSet):
+    """Finish-to-start links between two items of one phase, with a lag in days (negative allowed). A link that
+    would close a cycle is refused, naming it."""
+
+    serializer_class = serializers.ScheduleDependencySerializer
+    filterset_class = filtersets.ScheduleDependencyFilterSet
+    ordering_fields = ["lag_days", "successor", "predecessor"]
+    create_service = services.schedule_dependency_create
+    update_service = services.schedule_dependency_update
+    delete_service = services.schedule_dependency_delete
+    service_object_name = "link"
+
+    def base_queryset(self):
+        return ScheduleDependency.objects.all()

@@ -5,8 +5,9 @@ from decimal import Decimal
 
 import pytest
 
+from planning import services
 from planning.geometry import rectangle_geojson
-from planning.models import Facility, Milestone, Parcel, Phase, UtilityCapacity
+from planning.models import Facility, Parcel, Phase, UtilityCapacity
 from tests.conftest import api_client_for
 from tests.factories import (
     CAMPUS_ORIGIN,
@@ -15,6 +16,7 @@ from tests.factories import (
     MilestoneFactory,
     ParcelFactory,
     PhaseFactory,
+    ScheduleDependencyFactory,
     UtilityCapacityFactory,
     grid_square,
 )
@@ -31,20 +33,21 @@ LIST_ENDPOINTS = [
     "/api/v1/facility-types/",
     "/api/v1/facilities/",
     "/api/v1/utility-capacities/",
-    "/api/v1/milestones/",
+    "/api/v1/schedule-items/",
+    "/api/v1/schedule-dependencies/",
 ]
 
 
 def make_plan(phases: int, parcels_per_phase: int) -> None:
-    """A plan of the given size on one campus, with a facility, a utility and a milestone per parcel/phase."""
+    """A plan of the given size on one campus, with a facility per parcel and a utility and two linked milestones
+    per phase."""
     first = PhaseFactory(number=1)
     campus = first.campus
     made = [first] + [PhaseFactory(campus=campus, number=n) for n in range(2, phases + 1)]
     index = 0
     for phase in made:
         UtilityCapacityFactory(phase=phase)
-        previous = MilestoneFactory(phase=phase)
-        MilestoneFactory(phase=phase, predecessors=[previous])
+        ScheduleDependencyFactory(predecessor=MilestoneFactory(phase=phase), successor=MilestoneFactory(phase=phase))
         for _ in range(parcels_per_phase):
             parcel = ParcelFactory(phase=phase, geometry=grid_square(index))
             FacilityFactory(parcel=parcel, gfa_m2=Decimal("1000"))
@@ -175,23 +178,6 @@ class TestWrites:
         assert (body["site_area_m2"], body["gfa_m2"], body["gfa_cap_m2"]) == (12000.0, 5000.0, 24000.0)
         assert body["area_mismatch"] is True
 
-    def test_milestone_with_predecessors_and_a_cycle_refused(self, api):
-        phase = PhaseFactory()
-        a = MilestoneFactory(phase=phase, title="A")
-        response = api.post(
-            "/api/v1/milestones/",
-            {"phase": phase.pk, "kind": "other", "title": "B", "planned_date": "2027-03-01", "predecessors": [a.pk]},
-            format="json",
-        )
-        assert response.status_code == 201, response.content
-        b = response.json()["id"]
-
-        refused = api.patch(f"/api/v1/milestones/{a.pk}/", {"predecessors": [b]}, format="json")
-
-        assert refused.status_code == 400
-        assert "cycle" in refused.json()["predecessors"][0]
-        assert list(Milestone.objects.get(pk=a.pk).predecessors.all()) == []
-
     def test_deleting_a_phase_with_parcels_is_a_400(self, api):
         parcel = ParcelFactory()
         response = api.delete(f"/api/v1/phases/{parcel.phase_id}/")
@@ -232,14 +218,14 @@ class TestReads:
 
         by_phase = api.get("/api/v1/parcels/?phase_number=2").json()
         facilities = api.get(f"/api/v1/facilities/?phase={phase_two.pk}").json()
-        late = MilestoneFactory(phase=phase_two, title="Late", planned_date=datetime.date(2000, 1, 1))
-        MilestoneFactory(phase=phase_two, title="Done", planned_date=datetime.date(2000, 1, 1), actual_date=None)
-        Milestone.objects.filter(title="Done").update(actual_date=datetime.date(2000, 1, 2))
-        overdue = api.get("/api/v1/milestones/?overdue=true").json()
+        late = MilestoneFactory(phase=phase_two, title="Late", baseline_start=datetime.date(2000, 1, 1))
+        done = MilestoneFactory(phase=phase_two, title="Done", baseline_start=datetime.date(2000, 1, 1))
+        services.schedule_item_update(item=done, actor=None, actual_start=datetime.date(2000, 1, 2))
+        overdue = api.get("/api/v1/schedule-items/?overdue=true").json()
 
         assert {p["phase_number"] for p in by_phase["results"]} == {2} and by_phase["count"] == 2
         assert facilities["count"] == 2
-        assert [m["id"] for m in overdue["results"]] == [late.pk]
+        assert [item["id"] for item in overdue["results"]] == [late.pk]
         assert overdue["results"][0]["overdue"] is True
 
     def test_bad_filter_values_are_a_400(self, api):
