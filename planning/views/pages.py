@@ -10,6 +10,7 @@ with their totals and warnings. `render_workspace` renders the whole page; the p
 from urllib.parse import quote, urlencode
 
 from django.conf import settings
+from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, F, IntegerField, Value, When
 from django.shortcuts import render
@@ -20,7 +21,7 @@ from django.utils.translation import gettext_lazy
 
 from core.roles import EXECUTIVE, PLANNER, STAFF, can_edit_plan, role_required
 
-from .. import selectors
+from .. import asof, selectors
 from ..filtersets import ParcelFilterSet
 from ..models import Campus, FacilityType, Parcel, Phase, ReadinessSnapshot
 from ..querysets import site_area_expression
@@ -64,9 +65,10 @@ SORT_COLUMNS = (
 )
 
 
-def _phase_rows(user) -> list[Phase]:
-    phases = list(Phase.objects.restrict(user).select_related("campus").with_totals().with_readiness())
-    selectors.attach_gfa_by_type(phases)
+def _phase_rows(user, as_of: asof.AsOf | None = None) -> list[Phase]:
+    phases = list(asof.plan_rows(Phase, as_of).restrict(user).select_related("campus").with_totals().with_readiness())
+    if as_of is None:
+        selectors.attach_gfa_by_type(phases)
     for phase in phases:
         phase.warnings = selectors.phase_warnings(phase)
     return phases
@@ -83,8 +85,11 @@ def _phase_page(request, title):
     return render(request, "planning/phase_list.html", context)
 
 
-def parcel_url(code: str) -> str:
-    """Where the parcel panel of a parcel is (the panel's views answer it)."""
+def parcel_url(code: str, *, as_of: asof.AsOf | None = None) -> str:
+    """Where the parcel panel of a parcel is (the panel's views answer it); as of a past day, its read-only panel
+    (planning.views.history), the day carried by the page's query string."""
+    if as_of is not None:
+        return f"{reverse('planning:plan')}history/parcels/{quote(code, safe='')}/"
     return f"{reverse('planning:plan')}parcels/{quote(code, safe='')}/"
 
 
@@ -92,7 +97,8 @@ class WorkspaceFilters:
     """The workspace's filters read from the query string: the page's values, ParcelFilterSet's data, and the
     query strings the page's links and the map's request carry."""
 
-    def __init__(self, query):
+    def __init__(self, query, as_of: asof.AsOf | None = None):
+        self.as_of = as_of
         self.values = {name: query.get(name, "").strip() for name in PAGE_FILTERS}
         data = {}
         for key, value in self.values.items():
@@ -109,11 +115,13 @@ class WorkspaceFilters:
         self.sort = sort if sort.removeprefix("-") in SORTS else "code"
 
     def filterset(self, queryset) -> ParcelFilterSet:
-        return ParcelFilterSet(self.data, queryset=queryset)
+        return asof.filterset_class(ParcelFilterSet, queryset)(self.data, queryset=queryset)
 
     def page_query(self, **changes) -> str:
         """The page's query string with `changes` (None drops a key); empty values left out."""
         params = {**{k: v for k, v in self.values.items() if v}, "colour": self.colour, "sort": self.sort}
+        if self.as_of:
+            params[asof.PARAMETER] = self.as_of.day.isoformat()
         params.update(changes)
         if params.get("colour") == "phase":
             params.pop("colour")
@@ -124,7 +132,10 @@ class WorkspaceFilters:
     def api_query(self, errors) -> str:
         """The API's query string for the same parcels (what the map requests and the exports carry); a value the
         filters refused is left out, as the table leaves it out."""
-        return urlencode({key: value for key, value in self.data.items() if key not in errors})
+        query = {key: value for key, value in self.data.items() if key not in errors}
+        if self.as_of:
+            query[asof.PARAMETER] = self.as_of.day.isoformat()
+        return urlencode(query)
 
 
 def _ordering(sort: str) -> list:
@@ -204,14 +215,27 @@ def _map_strings() -> dict:
     }
 
 
-def render_workspace(request, *, parcel_panel: dict | None = None):
-    """The whole `/plan/` page. With `parcel_panel` (a context for `planning/_parcel_panel.html`), the panel beside
-    the map shows that parcel; without it, a hint. Filters, colouring and sort come from the query string."""
+def _today_url(filters: WorkspaceFilters) -> str:
+    """Today's workspace with the same filters (the way back from the plan as of a past day)."""
+    query = filters.page_query(as_of=None)
+    return reverse("planning:plan") + (f"?{query}" if query else "")
+
+
+def render_workspace(request, *, parcel_panel: dict | None = None, panel_html: str = ""):
+    """The whole `/plan/` page. With `parcel_panel` (a context for `planning/_parcel_panel.html`) or `panel_html`,
+    the panel beside the map shows that parcel; without it, a hint. Filters, colouring and sort come from the query
+    string; with `?as_of=YYYY-MM-DD`, the plan as it stood at the end of that day, read-only (`planning.asof`)."""
     user = request.user
-    filters = WorkspaceFilters(request.GET)
-    campuses = list(Campus.objects.restrict(user))
-    phases = _phase_rows(user)
-    filterset = filters.filterset(Parcel.objects.restrict(user))
+    try:
+        # Today's panel (`parcel_panel`) is today's plan; its view sends a past day to the panel of that day.
+        as_of = None if parcel_panel else asof.AsOf.from_query(request.GET)
+    except ValidationError as error:
+        context = {"message": error.message_dict[asof.PARAMETER][0], "plan_url": reverse("planning:plan")}
+        return render(request, "planning/history_refused.html", context, status=400)
+    filters = WorkspaceFilters(request.GET, as_of)
+    campuses = list(asof.plan_rows(Campus, as_of).restrict(user))
+    phases = _phase_rows(user, as_of)
+    filterset = filters.filterset(asof.plan_rows(Parcel, as_of).restrict(user))
     labels = {"phase_number": _("Phase"), "land_status": _("Land status"), "zoning": _("Zoning")}
     labels["facility_type"] = _("Facility type")
     filter_errors = [
@@ -222,25 +246,28 @@ def render_workspace(request, *, parcel_panel: dict | None = None):
     rows = filterset.qs.select_related("phase").with_gfa().order_by(*_ordering(filters.sort))
     page = Paginator(rows, PARCELS_PER_PAGE).get_page(request.GET.get("page"))
     for parcel in page.object_list:
-        parcel.url = parcel_url(parcel.code)
+        parcel.url = parcel_url(parcel.code, as_of=as_of)
     api_query = filters.api_query(filterset.errors)
     geojson_url = reverse("parcel-geojson") + (f"?{api_query}" if api_query else "")
     export_base = f"{reverse('parcel-list')}export/?"
     exports = [
         (label, export_base + urlencode({"format": fmt}) + (f"&{api_query}" if api_query else ""))
         for fmt, label in (("csv", "CSV"), ("xlsx", "XLSX"), ("geojson", "GeoJSON"))
+        if as_of is None  # the exports are of today's plan
     ]
-    zonings = list(Parcel.objects.restrict(user).order_by("zoning").values_list("zoning", flat=True).distinct())
+    zonings = list(
+        asof.plan_rows(Parcel, as_of).restrict(user).order_by("zoning").values_list("zoning", flat=True).distinct()
+    )
     facility_types = list(FacilityType.objects.restrict(user).order_by("code"))
     page_query = filters.page_query()
     map_config = {
         "geojsonUrl": geojson_url,
         "parcelApi": reverse("parcel-list"),
-        "parcelUrl": parcel_url("__code__"),
+        "parcelUrl": parcel_url("__code__", as_of=as_of),
         "planUrl": reverse("planning:plan"),
         "newParcelUrl": f"{reverse('planning:plan')}parcels/new/",
         "colour": filters.colour,
-        "canEdit": can_edit_plan(user),
+        "canEdit": can_edit_plan(user) and as_of is None,
         "basemap": (
             {"url": settings.BASEMAP_TILE_URL, "attribution": settings.BASEMAP_ATTRIBUTION}
             if settings.BASEMAP_TILE_URL
@@ -272,12 +299,14 @@ def render_workspace(request, *, parcel_panel: dict | None = None):
         "exports": exports,
         "map_config": map_config,
         "map_strings": _map_strings(),
-        "can_edit": can_edit_plan(user),
-        "plan_warnings": _campus_warnings(campuses),
+        "can_edit": can_edit_plan(user) and as_of is None,
+        # Not as of a past day: these warnings read today's plan (the phases' own are in their rows, as of the day).
+        "plan_warnings": _campus_warnings(campuses) if as_of is None else [],
+        "as_of": as_of,
+        "today_url": _today_url(filters),
         # The panel's own template, with the context its views give (`planning/_parcel_panel.html`).
-        "parcel_panel_html": (
-            render_to_string("planning/_parcel_panel.html", parcel_panel, request=request) if parcel_panel else ""
-        ),
+        "parcel_panel_html": panel_html
+        or (render_to_string("planning/_parcel_panel.html", parcel_panel, request=request) if parcel_panel else ""),
     }
     return render(request, "planning/plan.html", context)
 

@@ -15,21 +15,17 @@ so the map shows them at the shape.
 """
 
 import json
-from collections import defaultdict
-from dataclasses import dataclass, field
 from decimal import Decimal
 from functools import wraps
 from urllib.parse import parse_qsl, urlencode, urlsplit
 
 from django.core.exceptions import ObjectDoesNotExist, ValidationError
 from django.db import models, transaction
-from django.db.models import OuterRef, Subquery
 from django.http import Http404, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.translation import gettext as _
-from django.utils.translation import pgettext
 from django.views.decorators.http import require_http_methods
 
 from core import history
@@ -40,6 +36,7 @@ from .. import services
 from ..forms import ATTRIBUTE_FIELDS, FACILITY_FIELDS, FacilityForm, ParcelAttributesForm, ParcelCreateForm
 from ..models import Campus, Facility, Parcel
 from . import pages
+from .history import HistoryEntry, changes_of
 
 # History entries shown at first, and how many more each "show more" adds (at most HISTORY_MAX).
 HISTORY_SHOWN = 10
@@ -166,75 +163,10 @@ def _raw(value) -> str:
 # --- the panel --------------------------------------------------------------------------------------------------
 
 
-@dataclass
-class HistoryEntry:
-    """One change to the parcel or one of its facilities: who, when, what (old → new) and why."""
-
-    subject: str
-    action: str
-    who: str
-    at: object
-    changes: list[history.Change] = field(default_factory=list)
-    reason: str = ""
-
-
 def parcel_history(parcel: Parcel, *, limit: int) -> tuple[list[HistoryEntry], bool]:
-    """The newest `limit` changes to the parcel and its facilities (history rows), and whether there are more.
-
-    The same queries whatever the number of facilities: the newest rows of each model (with the id of each row's
-    previous version, from a subquery), those previous versions (to say what each change changed), and one per
-    related row a change names (a phase, a facility type).
-    """
-    rows = []
-    for model, records in (
-        (Parcel, Parcel.history.filter(id=parcel.pk)),
-        (Facility, Facility.history.filter(parcel_id=parcel.pk)),
-    ):
-        previous = (
-            model.history.filter(id=OuterRef("id"), history_id__lt=OuterRef("history_id"))
-            .order_by("-history_id")
-            .values("history_id")[:1]
-        )
-        newest = records.select_related("history_user").annotate(previous_id=Subquery(previous))
-        rows += [(model, row) for row in newest.order_by("-history_date", "-history_id")[: limit + 1]]
-    rows.sort(key=lambda pair: (pair[1].history_date, pair[1].history_id), reverse=True)
-    more = len(rows) > limit
-    rows = rows[:limit]
-
-    wanted = defaultdict(list)
-    for model, row in rows:
-        if row.history_type == "~" and row.previous_id:
-            wanted[model].append(row.previous_id)
-    previous_rows = {
-        (model, row.history_id): row
-        for model, ids in wanted.items()
-        for row in model.history.filter(history_id__in=ids)
-    }
-    names: dict = {}
-    entries = []
-    actions = {
-        Parcel: {"+": pgettext("history action", "created"), "~": _("changed"), "-": _("deleted")},
-        Facility: {"+": _("added"), "~": _("changed"), "-": _("removed")},
-    }
-    for model, row in rows:
-        subject = (
-            _("Parcel %(code)s") % {"code": row.code}
-            if model is Parcel
-            else _("Facility %(name)s") % {"name": row.name}
-        )
-        before = previous_rows.get((model, row.previous_id))
-        changes = history.changes_between(before, row, model=model, names=names) if before is not None else []
-        entries.append(
-            HistoryEntry(
-                subject=subject,
-                action=actions[model][row.history_type],
-                who=history.person(row.history_user) or _("the system"),
-                at=row.history_date,
-                changes=changes,
-                reason=row.history_change_reason or "",
-            )
-        )
-    return entries, more
+    """The newest `limit` changes to the parcel and its facilities, and whether there are more (the plan's one
+    reading of changes, `history.changes_of`)."""
+    return changes_of("parcel", parcel.pk, limit=limit)
 
 
 def _history_limit(request) -> int:
@@ -315,6 +247,8 @@ def _saved(request, parcel: Parcel, message: str) -> HttpResponse:
 
 @panel_view("GET")
 def parcel_panel(request, code: str):
+    if "as_of" in request.GET:  # the parcel as it stood at the end of a past day: its read-only panel
+        return HttpResponseRedirect(f"{reverse('planning:parcel-as-of', args=[code])}?{request.GET.urlencode()}")
     parcel = _parcel(request, code)
     return _panel(request, parcel)
 
