@@ -10,18 +10,21 @@ database come with a campus in it (copied from a polluted `template1`), the comm
 
 The data. An HKSTP-scale campus far beyond INNOPOLE's own: 100 phases, each with 50 parcels (60 m squares on a
 70 m grid, so none overlap, all inside one large campus boundary), 4 facilities per parcel using the demo's 11
-facility types, 5 milestones, power, water and fibre supply lines, and its own block of 100 organisations, 1,000 EOIs,
-500 commitments, 50 tenants and 1,000 space allocations: 5,000 parcels, 20,000 facilities, 10,000 organisations,
-100,000 EOIs, 50,000 commitments and 100,000 allocations in all. `--scale` multiplies the rows per phase (at least
-one of each); the 100 phases stay, so the three measured sizes — 1 %, 10 % and 100 % — are exactly 1, 10 and 100
-phases. The data grows by whole phases, so phase 1's own rows are the same at every size: what changes around it is
-only the size of the database.
+facility types, 5 milestones (schedule items in a chain, lag 0), power, water and fibre supply lines, and its own
+block of 100 organisations, 1,000 EOIs, 500 commitments, 50 tenants and 1,000 space allocations: 5,000 parcels,
+20,000 facilities, 10,000 organisations, 100,000 EOIs, 50,000 commitments and 100,000 allocations in all.
+`--scale` multiplies the rows per phase (at least one of each); the 100 phases stay, so the three measured sizes —
+1 %, 10 % and 100 % — are exactly 1, 10 and 100 phases. The data grows by whole phases, so phase 1's own rows are
+the same at every size: what changes around it is only the size of the database.
 
 The rows are written with `bulk_create` (batches of 5,000), bypassing the services: it is synthetic benchmark
 data in a throwaway database, and the services' per-object validation, audit rows and stale-marking would make
 generation take hours. The data is still valid: areas are measured from the stored polygons in HK1980 Grid as
 `planning.geometry` does it, GFA stays within plot ratio × site area, submitted EOIs have their submission time,
-and signed + occupied allocations never exceed a facility's GFA. No history or EOI transition rows are written.
+signed + occupied allocations never exceed a facility's GFA, and actual dates are never after today. The
+scheduling engine's results are stored as the services store them (`services.schedule_recompute` for each phase
+after its rows are inserted), so the criteria read a forecast. No history or EOI transition rows are written.
+Last, `measure_stored_schedule` adds campuses of its own with 100 phases of 20 and of 200 schedule items (see there).
 The benchmark spans every app, so it lives in the project package, the top layer, which may import them all.
 
 What it measures is described in `innopole/management/commands/bench.py`.
@@ -30,6 +33,7 @@ What it measures is described in `innopole/management/commands/bench.py`.
 import contextlib
 import datetime
 import gc
+import itertools
 import json
 import os
 import random
@@ -46,10 +50,19 @@ from django.db import DatabaseError, close_old_connections, connection
 from django.utils import timezone
 
 from partners.models import Commitment, CommitmentStage, ExpressionOfInterest, Membership, Organisation
-from planning import readiness
+from planning import readiness, services
 from planning.api.serializers import FEATURE_COLUMNS  # the plain path reads exactly what the GeoJSON reads
 from planning.geometry import area_m2, parse_polygon, rectangle_geojson, transformer_to_grid, transformer_to_wgs84
-from planning.models import Campus, Facility, FacilityType, Milestone, Parcel, Phase, UtilityCapacity
+from planning.models import (
+    Campus,
+    Facility,
+    FacilityType,
+    Parcel,
+    Phase,
+    ScheduleDependency,
+    ScheduleItem,
+    UtilityCapacity,
+)
 from tenants.models import SpaceAllocation, Tenant
 
 BATCH_SIZE = 5_000
@@ -289,6 +302,10 @@ class Generator:
                 self._phase(number, rows)
             for kind, count in rows.insert().items():
                 written[kind] = written.get(kind, 0) + count
+            # The engine's results (forecast, float, driver) are stored as every schedule edit stores them, so the
+            # criteria read a forecast and the SQL baseline can check it.
+            for phase in rows.by_kind["phases"]:
+                services.schedule_recompute(phase=phase)
             self.phases = numbers[-1]
         return written
 
@@ -368,21 +385,39 @@ class Generator:
         return parcels, facilities
 
     def _milestones(self, rng, phase: Phase, rows: "Rows") -> None:
-        """Three steps before construction, its start, the occupation permit, in a chain; past ones mostly done."""
+        """Five milestone items in a chain with lag 0, stored as the migration of the old milestones stores them:
+        three steps before construction, its start, the occupation permit; past ones mostly done (on a day no later
+        than today), the others not to start before their planned date."""
+        today = timezone.localdate()
         chain = []
-        for kind, offset in (
-            (Milestone.Kind.SITE_HANDOVER, -180),
-            (Milestone.Kind.MASTER_LAYOUT_CONSENT, -120),
-            (Milestone.Kind.BUILDING_PLANS_APPROVAL, -60),
-            (Milestone.Kind.CONSTRUCTION_START, 0),
-            (Milestone.Kind.OCCUPATION_PERMIT, 3 * 365),
+        for category, offset in (
+            (ScheduleItem.Category.SITE_HANDOVER, -180),
+            (ScheduleItem.Category.MASTER_LAYOUT_CONSENT, -120),
+            (ScheduleItem.Category.BUILDING_PLANS_APPROVAL, -60),
+            (ScheduleItem.Category.CONSTRUCTION_START, 0),
+            (ScheduleItem.Category.OCCUPATION_PERMIT, 3 * 365),
         ):
             planned = phase.planned_start + datetime.timedelta(days=offset)
-            done = planned < timezone.localdate() and rng.random() < 0.75
-            actual = planned + datetime.timedelta(days=rng.randint(-10, 30)) if done else None
-            chain.append(Milestone(phase=phase, kind=kind, planned_date=planned, actual_date=actual))
-        rows.add("milestones", chain)
-        rows.predecessors += list(zip(chain[1:], chain[:-1], strict=True))
+            done = planned < today and rng.random() < 0.75
+            actual = min(planned + datetime.timedelta(days=rng.randint(-10, 30)), today) if done else None
+            chain.append(
+                ScheduleItem(
+                    phase=phase,
+                    kind=ScheduleItem.Kind.MILESTONE,
+                    category=category,
+                    duration_days=0,
+                    baseline_start=planned,
+                    baseline_finish=planned,
+                    start_not_before=None if done else planned,
+                    actual_start=actual,
+                    actual_finish=actual,
+                )
+            )
+        rows.add("schedule_items", chain)
+        rows.add(
+            "schedule_dependencies",
+            [ScheduleDependency(predecessor=a, successor=b, lag_days=0) for a, b in itertools.pairwise(chain)],
+        )
 
     def _utilities(self, rng, phase: Phase, facilities: list[Facility], rows: "Rows") -> None:
         """Firm power and water around the demand (sometimes short or late), planned extras, and fibre."""
@@ -512,7 +547,8 @@ class Rows:
 
     ORDER = (
         ("phases", Phase),
-        ("milestones", Milestone),
+        ("schedule_items", ScheduleItem),
+        ("schedule_dependencies", ScheduleDependency),
         ("parcels", Parcel),
         ("facilities", Facility),
         ("utilities", UtilityCapacity),
@@ -525,7 +561,6 @@ class Rows:
 
     def __init__(self):
         self.by_kind: dict[str, list] = {kind: [] for kind, _model in self.ORDER}
-        self.predecessors: list[tuple[Milestone, Milestone]] = []
 
     def add(self, kind: str, objects: list) -> None:
         self.by_kind[kind] += objects
@@ -533,10 +568,6 @@ class Rows:
     def insert(self) -> dict[str, int]:
         for kind, model in self.ORDER:
             model.objects.bulk_create(self.by_kind[kind], batch_size=BATCH_SIZE)
-            if kind == "milestones":
-                through = Milestone.predecessors.through
-                links = [through(from_milestone_id=a.pk, to_milestone_id=b.pk) for a, b in self.predecessors]
-                through.objects.bulk_create(links, batch_size=BATCH_SIZE)
             if kind == "parcels" and self.by_kind["parcels"]:
                 # The vectorised areas, spot-checked against planning.geometry's own measurement.
                 first = self.by_kind["parcels"][0]
@@ -560,7 +591,8 @@ def dataset_counts() -> dict[str, int]:
         "phases": Phase.objects.count(),
         "parcels": Parcel.objects.count(),
         "facilities": Facility.objects.count(),
-        "milestones": Milestone.objects.count(),
+        "schedule_items": ScheduleItem.objects.count(),
+        "schedule_dependencies": ScheduleDependency.objects.count(),
         "utility_lines": UtilityCapacity.objects.count(),
         "organisations": Organisation.objects.count(),
         "eois": ExpressionOfInterest.objects.count(),
@@ -574,13 +606,15 @@ def dataset_counts() -> dict[str, int]:
 
 # Every per-phase sum the five criteria need, in one statement: each table is read once and grouped by phase.
 # The status lists are written out by hand on purpose (this is the independent baseline); if the app's rules
-# change, the agreement check below fails loudly.
+# change, the agreement check below fails loudly. The schedule's figures (construction start, completion) are read
+# from the forecast the scheduling engine stored, as the criteria read them; `SQL_FORECAST_CHECK` checks that
+# stored forecast on its own, outside the timing.
 SQL_SUMS = """
 WITH phase AS (
-    SELECT ph.id, ph.capex_hkd_m, ph.planned_completion,
-           COALESCE(cs.planned_date, ph.planned_start) AS construction_start
+    SELECT ph.id, ph.capex_hkd_m, ph.planned_start, ph.planned_completion,
+           COALESCE(cs.forecast_start, ph.planned_start) AS construction_start
     FROM {phase} ph
-    LEFT JOIN {milestone} cs ON cs.phase_id = ph.id AND cs.kind = 'construction_start'
+    LEFT JOIN {item} cs ON cs.phase_id = ph.id AND cs.category = 'construction_start'
 ),
 land AS (
     SELECT pa.phase_id,
@@ -617,15 +651,16 @@ supply AS (
     WHERE u.status IN ('committed', 'commissioned') AND u.available_from <= phase.planned_completion
     GROUP BY u.phase_id
 ),
-milestones AS (
-    SELECT m.phase_id,
-           COUNT(*) FILTER (WHERE m.kind IN ('site_handover', 'master_layout_consent', 'building_plans_approval'))
+schedule AS (
+    SELECT s.phase_id,
+           COUNT(*) FILTER (WHERE s.category IN ('site_handover', 'master_layout_consent', 'building_plans_approval'))
                AS pre_construction,
-           COUNT(*) FILTER (WHERE m.kind IN ('site_handover', 'master_layout_consent', 'building_plans_approval')
-                            AND m.actual_date IS NOT NULL) AS pre_construction_done,
-           COUNT(*) FILTER (WHERE m.actual_date IS NULL AND m.planned_date < %(today)s) AS overdue_milestones
-    FROM {milestone} m
-    GROUP BY m.phase_id
+           COUNT(*) FILTER (WHERE s.category IN ('site_handover', 'master_layout_consent', 'building_plans_approval')
+                            AND s.actual_finish IS NOT NULL) AS pre_construction_done,
+           COUNT(*) FILTER (WHERE s.actual_finish IS NULL AND s.baseline_finish < %(today)s) AS overdue_items,
+           MAX(s.forecast_finish) AS forecast_completion
+    FROM {item} s
+    GROUP BY s.phase_id
 ),
 commitments AS (
     SELECT pa.phase_id,
@@ -656,8 +691,9 @@ SELECT phase.id,
        COALESCE(land.site_area_m2, 0), COALESCE(land.handed_over_m2, 0), COALESCE(land.ready_by_start_m2, 0),
        COALESCE(programme.power_demand_mva, 0), COALESCE(programme.water_demand_m3_day, 0),
        COALESCE(supply.power_firm_mva, 0), COALESCE(supply.water_firm_m3_day, 0),
-       COALESCE(milestones.pre_construction, 0), COALESCE(milestones.pre_construction_done, 0),
-       COALESCE(milestones.overdue_milestones, 0),
+       COALESCE(schedule.pre_construction, 0), COALESCE(schedule.pre_construction_done, 0),
+       COALESCE(schedule.overdue_items, 0),
+       phase.construction_start - phase.planned_start, schedule.forecast_completion - phase.planned_completion,
        COALESCE(commitments.weighted_occupancy_gfa_m2, 0), COALESCE(programme.lettable_gfa_m2, 0),
        COALESCE(commitments.weighted_capital_hkd_m, 0), phase.capex_hkd_m,
        COALESCE(allocations.allocated_gfa_m2, 0), COALESCE(eois.eoi_demand_gfa_m2, 0),
@@ -666,7 +702,7 @@ FROM phase
 LEFT JOIN land ON land.phase_id = phase.id
 LEFT JOIN programme ON programme.phase_id = phase.id
 LEFT JOIN supply ON supply.phase_id = phase.id
-LEFT JOIN milestones ON milestones.phase_id = phase.id
+LEFT JOIN schedule ON schedule.phase_id = phase.id
 LEFT JOIN commitments ON commitments.phase_id = phase.id
 LEFT JOIN allocations ON allocations.phase_id = phase.id
 LEFT JOIN eois ON eois.phase_id = phase.id
@@ -683,7 +719,9 @@ SUM_KEYS = (
     "water_firm_m3_day",
     "pre_construction",
     "pre_construction_done",
-    "overdue_milestones",
+    "overdue_items",
+    "construction_start_days",
+    "completion_slip_days",
     "weighted_occupancy_gfa_m2",
     "lettable_gfa_m2",
     "weighted_capital_hkd_m",
@@ -701,28 +739,91 @@ ENGINE_ROUNDING = {
 }
 
 
-def sql_text() -> str:
+def sql_text(template: str | None = None) -> str:
+    """`template` (default `SQL_SUMS`) with the tables' quoted names filled in."""
     tables = {
         "phase": Phase,
         "parcel": Parcel,
         "facility": Facility,
         "facilitytype": FacilityType,
         "utility": UtilityCapacity,
-        "milestone": Milestone,
+        "item": ScheduleItem,
+        "dependency": ScheduleDependency,
         "commitment": Commitment,
         "stage": CommitmentStage,
         "allocation": SpaceAllocation,
         "eoi": ExpressionOfInterest,
     }
-    return SQL_SUMS.format(**{key: connection.ops.quote_name(m._meta.db_table) for key, m in tables.items()})
+    names = {key: connection.ops.quote_name(m._meta.db_table) for key, m in tables.items()}
+    return (template or SQL_SUMS).format(**names)
 
 
-def sql_sums(today: datetime.date, sql: str | None = None) -> dict[int, dict[str, Decimal]]:
-    """The per-phase sums, by phase id, from the one hand-written query."""
+def days(value: int | None) -> Decimal | None:
+    return None if value is None else Decimal(value)
+
+
+def sql_sums(today: datetime.date, sql: str | None = None) -> dict[int, dict[str, Decimal | None]]:
+    """The per-phase sums, by phase id, from the one hand-written query (None: a phase without schedule items has
+    no completion to compare)."""
     with connection.cursor() as cursor:
         cursor.execute(sql or sql_text(), {"today": today})
         rows = cursor.fetchall()
-    return {row[0]: dict(zip(SUM_KEYS, (Decimal(v) for v in row[1:]), strict=True)) for row in rows}
+    return {
+        row[0]: dict(zip(SUM_KEYS, (None if v is None else Decimal(v) for v in row[1:]), strict=True)) for row in rows
+    }
+
+
+# The stored forecast, checked without the engine: the forward pass of `planning.schedule` written as one step per
+# item. An item's forecast is right when it follows from its own actual dates or, if it has not started, from the
+# latest of the phase's schedule start (its planned start, or the earliest baseline start before it), the day the
+# schedule was computed (`scheduled_on`), its "not before" date and each predecessor's stored forecast finish + lag.
+# Every item satisfying its step is, by induction over the (acyclic) network, the whole forward pass: the forecast
+# start and finish of every item, hence the construction start and the completion SQL_SUMS reads. Not checked here:
+# the backward pass (late finish, float, critical) and each item's driving predecessor.
+SQL_FORECAST_CHECK = """
+WITH schedule_start AS (
+    SELECT ph.id AS phase_id, LEAST(ph.planned_start, MIN(s.baseline_start)) AS day
+    FROM {phase} ph LEFT JOIN {item} s ON s.phase_id = ph.id
+    GROUP BY ph.id, ph.planned_start
+),
+after_predecessors AS (
+    SELECT d.successor_id AS item_id, MAX(p.forecast_finish + d.lag_days) AS day
+    FROM {dependency} d JOIN {item} p ON p.id = d.predecessor_id
+    GROUP BY d.successor_id
+),
+step AS (
+    SELECT s.phase_id, s.id, s.forecast_start, s.forecast_finish, s.duration_days, s.actual_start, s.actual_finish,
+           s.actual_finish IS NOT NULL OR (s.duration_days = 0 AND s.actual_start IS NOT NULL) AS finished,
+           GREATEST(ss.day, s.scheduled_on, s.start_not_before, ap.day) AS not_started_start,
+           s.scheduled_on
+    FROM {item} s
+    JOIN schedule_start ss ON ss.phase_id = s.phase_id
+    LEFT JOIN after_predecessors ap ON ap.item_id = s.id
+),
+expected AS (
+    SELECT phase_id, id, forecast_start, forecast_finish,
+           CASE WHEN finished THEN COALESCE(actual_start, actual_finish - duration_days)
+                WHEN actual_start IS NOT NULL THEN actual_start
+                ELSE not_started_start END AS start,
+           CASE WHEN finished THEN COALESCE(actual_finish, actual_start)
+                WHEN actual_start IS NOT NULL THEN GREATEST(actual_start + duration_days, scheduled_on)
+                ELSE not_started_start + duration_days END AS finish
+    FROM step
+)
+SELECT phase_id, COUNT(*) AS items,
+       COUNT(*) FILTER (WHERE forecast_start IS DISTINCT FROM start OR forecast_finish IS DISTINCT FROM finish)
+FROM expected
+GROUP BY phase_id
+ORDER BY phase_id
+"""
+
+
+def forecast_mismatches() -> dict[int, tuple[int, int]]:
+    """By phase id: (schedule items, items whose stored forecast is not their forward-pass step), by
+    `SQL_FORECAST_CHECK`."""
+    with connection.cursor() as cursor:
+        cursor.execute(sql_text(SQL_FORECAST_CHECK))
+        return {phase_id: (items, wrong) for phase_id, items, wrong in cursor.fetchall()}
 
 
 # --- the engine's own figures, for the agreement check ----------------------------------------------------------
@@ -749,7 +850,9 @@ def engine_sums(phases: list[Phase], today: datetime.date) -> dict[int, dict[str
             "water_firm_m3_day": utilities.water_m3_day.firm_total,
             "pre_construction": Decimal(len(milestones.pre_construction)),
             "pre_construction_done": Decimal(len(milestones.done)),
-            "overdue_milestones": Decimal(len(milestones.overdue)),
+            "overdue_items": Decimal(len(milestones.overdue)),
+            "construction_start_days": Decimal((land.start - phase.planned_start).days),
+            "completion_slip_days": days(milestones.completion_slip_days),
             "weighted_occupancy_gfa_m2": commitments.weighted_occupancy_gfa_m2,
             "lettable_gfa_m2": commitments.lettable_gfa_m2,
             "weighted_capital_hkd_m": commitments.weighted_capital_hkd_m,
@@ -761,17 +864,28 @@ def engine_sums(phases: list[Phase], today: datetime.date) -> dict[int, dict[str
     return out
 
 
-def disagreements(engine: dict, sql: dict) -> list[str]:
-    """Every per-phase sum where the engine and the query differ (beyond the engine's own rounding)."""
+def disagreements(engine: dict, sql: dict, forecast: dict[int, tuple[int, int]] | None = None) -> list[str]:
+    """Every per-phase sum where the engine and the query differ (beyond the engine's own rounding), and every phase
+    whose stored forecast fails `SQL_FORECAST_CHECK` (when `forecast` is given)."""
     problems = []
     if set(engine) != set(sql):
         problems.append(f"phases differ: engine {sorted(engine)[:5]}…, SQL {sorted(sql)[:5]}…")
     for phase_id in sorted(set(engine) & set(sql)):
         for key in SUM_KEYS:
             ours, theirs = engine[phase_id][key], sql[phase_id][key]
+            if ours is None or theirs is None:
+                if ours is not theirs:
+                    problems.append(f"phase {phase_id} {key}: engine {ours}, SQL {theirs}")
+                continue
             tolerance = Decimal(5) / 10 ** (ENGINE_ROUNDING[key] + 1) if key in ENGINE_ROUNDING else Decimal(0)
             if abs(ours - theirs) > tolerance:
                 problems.append(f"phase {phase_id} {key}: engine {ours}, SQL {theirs}")
+    for phase_id, (items, wrong) in sorted((forecast or {}).items()):
+        if wrong:
+            problems.append(
+                f"phase {phase_id}: {wrong} of {items} schedule items store a forecast that is not the forward pass "
+                "of their own dates and their predecessors' forecasts"
+            )
     return problems
 
 
@@ -1055,13 +1169,14 @@ def schedule_networks(phases: int, items_per_phase: int, *, seed: int = SCHEDULE
     return networks
 
 
-def topological_sort(items, dependencies) -> list:
-    """The baseline: a plain Kahn's sort of the same graph (what any schedule pass must at least do)."""
-    successors: dict = {item.id: [] for item in items}
+def topological_sort(item_ids, links) -> list:
+    """The baseline: a plain Kahn's sort of a graph given as item ids and (predecessor, successor) pairs (what any
+    schedule pass must at least do)."""
+    successors: dict = {item_id: [] for item_id in item_ids}
     waiting = dict.fromkeys(successors, 0)
-    for dependency in dependencies:
-        successors[dependency.predecessor_id].append(dependency.successor_id)
-        waiting[dependency.successor_id] += 1
+    for predecessor_id, successor_id in links:
+        successors[predecessor_id].append(successor_id)
+        waiting[successor_id] += 1
     ready = [item_id for item_id, count in waiting.items() if count == 0]
     order = []
     while ready:
@@ -1074,12 +1189,35 @@ def topological_sort(items, dependencies) -> list:
     return order
 
 
+def timed_runs(repeat: int, fn: Callable[[int], Any]) -> list[float]:
+    """Wall-clock seconds of `repeat` runs of `fn(run number)`, each from a collected heap."""
+    times = []
+    for number in range(repeat):
+        gc.collect()
+        began = time.perf_counter()
+        fn(number)
+        times.append(time.perf_counter() - began)
+    return times
+
+
+def spread_pct(times: list[float]) -> float:
+    """How far the slowest run is above the fastest, in per cent of the fastest (0 for a single run)."""
+    return round((max(times) - min(times)) / min(times) * 100, 1) if min(times) else 0.0
+
+
 def measure_schedule_engine(repeat: int, *, log: Callable[[str], None] = print) -> dict:
     """The engine (`planning.schedule.compute_schedule`) on every phase's network against a plain topological sort
     of the same graphs, best of `repeat`, at 10 % and 100 % of the phases (linear: the time per item stays flat)."""
     from planning.schedule import compute_schedule
 
     networks = schedule_networks(SCHEDULE_PHASES, SCHEDULE_ITEMS_PER_PHASE)
+    graphs = [
+        (
+            [item.id for item in network["items"]],
+            [(d.predecessor_id, d.successor_id) for d in network["dependencies"]],
+        )
+        for network in networks
+    ]
     today = datetime.date(2026, 12, 1)
     levels = []
     for phases in (SCHEDULE_PHASES // 10, SCHEDULE_PHASES):
@@ -1087,24 +1225,17 @@ def measure_schedule_engine(repeat: int, *, log: Callable[[str], None] = print) 
         items = sum(len(network["items"]) for network in chosen)
         dependencies = sum(len(network["dependencies"]) for network in chosen)
 
-        def engine(chosen=chosen):
+        def engine(_number, chosen=chosen):
             for network in chosen:
                 compute_schedule(today=today, **network)
 
-        def plain(chosen=chosen):
-            for network in chosen:
-                topological_sort(network["items"], network["dependencies"])
+        def plain(_number, graphs=graphs[:phases]):
+            for item_ids, links in graphs:
+                topological_sort(item_ids, links)
 
         timings = {}
         for name, run in (("engine_s", engine), ("topological_sort_s", plain)):
-            best = None
-            for _ in range(repeat):
-                gc.collect()
-                began = time.perf_counter()
-                run()
-                elapsed = time.perf_counter() - began
-                best = elapsed if best is None else min(best, elapsed)
-            timings[name] = round(best, 4)
+            timings[name] = round(min(timed_runs(repeat, run)), 4)
         levels.append(
             {
                 "phases": phases,
@@ -1117,3 +1248,262 @@ def measure_schedule_engine(repeat: int, *, log: Callable[[str], None] = print) 
         )
         log(f"  schedule engine, {phases} phases ({items:,} items): {timings['engine_s'] * 1000:,.0f} ms")
     return {"repeat": repeat, "levels": levels}
+
+
+# --- the stored schedule --------------------------------------------------------------------------------------
+# The same kind of networks written to the database (one campus per size, phases with 20 and with 200 items), then
+# timed as the nightly run recomputes them: for every phase, in its own transaction with the phase locked,
+# `services.schedule_recompute` reads the items and dependencies, runs the engine and stores the results. Each run
+# is a day later than the one before, so every item's results change (`scheduled_on` at least) and every item is
+# written, as each night. The baseline, in the same run: the same graphs read from the database (item ids and
+# dependency pairs, two queries a phase) and put in topological order — what any recompute must at least do; the
+# in-memory sort alone is given too. The endpoint `GET /api/v1/phases/{id}/schedule/` is requested at both sizes.
+
+STORED_SCHEDULE_SIZES = (20, 200)  # items per phase
+STORED_SCHEDULE_FIRST_START = datetime.date(2025, 1, 6)
+
+
+def stored_schedule(phases: int, items_per_phase: int, *, today: datetime.date) -> list[Phase]:
+    """A campus of `phases` phases, each with a schedule of `items_per_phase` items written with `bulk_create`.
+
+    The networks are `schedule_networks`'. Every fifth item is a milestone (the five named ones first, then "other"
+    ones); each phase starts a fortnight after the one before, from January 2025, so some are done, some under way and
+    some to come. The baseline is the network's own forward pass from the phase's start (the engine's, with no
+    actual dates); its completion is the phase's target. Work whose predecessors are done is done in turn, up to a
+    few days late, while it fits before `today`; a twentieth of the work to come has a "not before" date."""
+    from planning.schedule import compute_schedule
+
+    rng = random.Random(f"{SEED}-schedule-{items_per_phase}")
+    networks = schedule_networks(phases, items_per_phase)
+    campus = Campus.objects.create(
+        code=f"bench-schedule-{items_per_phase}",
+        name_en=f"Benchmark schedules of {items_per_phase} items",
+        name_zh="基準測試進度",
+        boundary=rectangle_geojson(ORIGIN[0] - 2_000, ORIGIN[1] - 2_000, ORIGIN[0] - 1_000, ORIGIN[1] - 1_000),
+        land_target_ha=Decimal("100"),
+        max_plot_ratio=PLOT_RATIO,
+        max_site_coverage_pct=Decimal("60"),
+        max_building_height_mpd=Decimal("120"),
+        notes="Synthetic schedules written by manage.py bench.",
+    )
+    phase_rows, item_rows, link_rows = [], [], []
+    for number, network in enumerate(networks, start=1):
+        start = STORED_SCHEDULE_FIRST_START + datetime.timedelta(days=14 * (number - 1))
+        baseline = compute_schedule(**{**network, "project_start": start, "target_completion": None, "today": start})
+        phase = Phase(
+            campus=campus,
+            number=number,
+            name_en=f"Schedule {number}",
+            name_zh=f"進度{number}",
+            target_area_ha=Decimal("1"),
+            planned_start=start,
+            planned_completion=baseline.forecast_completion,
+            capex_hkd_m=Decimal("1000"),
+            focus="Synthetic benchmark schedule",
+        )
+        phase_rows.append(phase)
+        predecessors: dict = {}
+        for dependency in network["dependencies"]:
+            predecessors.setdefault(dependency.successor_id, []).append(dependency)
+        rows: dict = {}
+        finished: dict = {}  # item id → actual finish, for the work done
+        for index, item in enumerate(network["items"]):
+            planned = baseline.items[item.id]
+            milestone = item.duration_days == 0
+            if milestone:
+                order = index // 5
+                named = order < len(ScheduleItem.MILESTONE_CATEGORIES)
+                category = ScheduleItem.MILESTONE_CATEGORIES[order] if named else ScheduleItem.Category.OTHER
+                title = "" if named else f"Milestone {order + 1}"
+            else:
+                category = ScheduleItem.ACTIVITY_CATEGORIES[index % len(ScheduleItem.ACTIVITY_CATEGORIES)]
+                title = f"Works package {index}"
+            actual_start = actual_finish = not_before = None
+            links = predecessors.get(item.id, [])
+            if all(link.predecessor_id in finished for link in links) and rng.random() < 0.9:
+                ready = max(
+                    [planned.forecast_start]
+                    + [finished[link.predecessor_id] + datetime.timedelta(days=link.lag_days) for link in links]
+                )
+                began = ready + datetime.timedelta(days=rng.randint(0, 10))
+                ended = began + datetime.timedelta(days=item.duration_days + (0 if milestone else rng.randint(0, 10)))
+                if began <= today:
+                    actual_start = began
+                    if ended <= today:
+                        actual_finish = ended
+                        finished[item.id] = ended
+            elif rng.random() < 0.05:
+                not_before = planned.forecast_start + datetime.timedelta(days=rng.randint(10, 60))
+            rows[item.id] = ScheduleItem(
+                phase=phase,
+                kind=ScheduleItem.Kind.MILESTONE if milestone else ScheduleItem.Kind.ACTIVITY,
+                category=category,
+                title=title,
+                duration_days=item.duration_days,
+                baseline_start=planned.forecast_start,
+                baseline_finish=planned.forecast_finish,
+                start_not_before=not_before,
+                actual_start=actual_start,
+                actual_finish=actual_finish,
+            )
+        item_rows += rows.values()
+        link_rows += [
+            ScheduleDependency(predecessor=rows[d.predecessor_id], successor=rows[d.successor_id], lag_days=d.lag_days)
+            for d in network["dependencies"]
+        ]
+    Phase.objects.bulk_create(phase_rows)
+    ScheduleItem.objects.bulk_create(item_rows, batch_size=BATCH_SIZE)
+    ScheduleDependency.objects.bulk_create(link_rows, batch_size=BATCH_SIZE)
+    with connection.cursor() as cursor:
+        for model in (Phase, ScheduleItem, ScheduleDependency):
+            cursor.execute(f"ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
+    return phase_rows
+
+
+def read_schedule_graph(phase: Phase) -> tuple[list, list]:
+    """The phase's network as the baseline reads it: item ids and (predecessor, successor) pairs, two queries."""
+    item_ids = list(ScheduleItem.objects.filter(phase=phase).order_by("pk").values_list("pk", flat=True))
+    links = list(
+        ScheduleDependency.objects.filter(successor__phase=phase)
+        .order_by("pk")
+        .values_list("predecessor_id", "successor_id")
+    )
+    return item_ids, links
+
+
+def recompute_stored(phase: Phase, today: datetime.date) -> None:
+    """One phase's schedule recomputed as the nightly run does: its own transaction, the phase locked."""
+    from django.db import transaction
+
+    from core.services import lock_for_update
+
+    with transaction.atomic():
+        services.schedule_recompute(phase=lock_for_update(phase), today=today)
+
+
+def measure_stored_schedule(
+    repeat: int, rounds: int, *, phases: int = SCHEDULE_PHASES, log: Callable[[str], None] = print
+) -> dict:
+    """At each size of `STORED_SCHEDULE_SIZES`: the full recompute of every phase's stored schedule against reading
+    and sorting the same graphs (and the sort alone), in `repeat` interleaved runs; the stored forecast checked by
+    `SQL_FORECAST_CHECK`; the queries of one recompute; and the schedule endpoint's queries, size and median time
+    over `rounds` requests. See the comment above. DEBUG is off, as in production: no query log is kept."""
+    from django.test import Client
+    from django.test.utils import override_settings
+
+    today = timezone.localdate()
+    client = Client()
+    client.force_login(bench_users()["planner"])
+    with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False, SECURE_SSL_REDIRECT=False):
+        levels = [
+            _stored_schedule_level(size, phases, repeat, rounds, today, client, log) for size in STORED_SCHEDULE_SIZES
+        ]
+    small, large = levels[0], levels[-1]
+    return {
+        "repeat": repeat,
+        "rounds": rounds,
+        "levels": levels,
+        # Time per item at the larger size over that at the smaller: about 1, or below when the few queries each
+        # phase costs weigh more in the small schedules, if the recompute is linear in items + dependencies.
+        "per_item_growth": round(large["recompute_us_per_item"] / small["recompute_us_per_item"], 2),
+        "queries_per_recompute_constant": len({level["queries_per_recompute"] for level in levels}) == 1,
+        "endpoint_queries_constant": len({level["endpoint"]["queries"] for level in levels}) == 1,
+        "forecast_agrees": all(level["forecast_check"]["mismatches"] == 0 for level in levels),
+    }
+
+
+def _stored_schedule_level(size, phases, repeat, rounds, today, client, log) -> dict:
+    from django.db import reset_queries
+    from django.test.utils import CaptureQueriesContext
+
+    began = time.perf_counter()
+    chosen = stored_schedule(phases, size, today=today)
+    generated = time.perf_counter() - began
+    items = ScheduleItem.objects.filter(phase__in=chosen).count()
+    dependencies = ScheduleDependency.objects.filter(successor__phase__in=chosen).count()
+    log(f"  {len(chosen)} phases × {size} items written in {generated:.1f} s; recomputing…")
+    graphs = [read_schedule_graph(phase) for phase in chosen]
+
+    def recompute(number: int) -> None:
+        # A day later at each run: every item's results change, so every item is written.
+        day = today + datetime.timedelta(days=number)
+        for phase in chosen:
+            recompute_stored(phase, day)
+
+    def read_and_sort(_number: int) -> None:
+        for phase in chosen:
+            topological_sort(*read_schedule_graph(phase))
+
+    def sort_only(_number: int) -> None:
+        for item_ids, links in graphs:
+            topological_sort(item_ids, links)
+
+    # Interleaved, so that load from elsewhere on the machine falls on the recompute and its baselines alike.
+    runs: dict[str, list[float]] = {"recompute": [], "read_and_sort": [], "sort": []}
+    for number in range(repeat):
+        for name, run in (("recompute", recompute), ("read_and_sort", read_and_sort), ("sort", sort_only)):
+            gc.collect()
+            began = time.perf_counter()
+            run(number)
+            runs[name].append(time.perf_counter() - began)
+    best = {name: min(times) for name, times in runs.items()}
+    checked = forecast_mismatches()
+    ids = {phase.pk for phase in chosen}
+    wrong = sum(checked[pk][1] for pk in ids)
+    if wrong:
+        raise BenchError(
+            f"{wrong} of {items:,} stored schedule items hold a forecast that is not the forward pass of their own "
+            "dates and their predecessors' forecasts (innopole.bench.SQL_FORECAST_CHECK)."
+        )
+
+    reset_queries()
+    with CaptureQueriesContext(connection) as recompute_queries:
+        recompute_stored(chosen[0], today + datetime.timedelta(days=repeat))
+    recompute_query_count = len(recompute_queries)  # read now: the log is cleared below
+    url = f"/api/v1/phases/{chosen[-1].pk}/schedule/"
+    client.get(url)  # warm-up
+    close_old_connections()
+    reset_queries()
+    with CaptureQueriesContext(connection) as endpoint_queries:
+        response = client.get(url)
+    endpoint_query_count = len(endpoint_queries)
+    close_old_connections()
+    endpoint_times = []
+    for _ in range(rounds):
+        began = time.perf_counter()
+        client.get(url)
+        endpoint_times.append(time.perf_counter() - began)
+        close_old_connections()
+    answered = response.json() if response.status_code == 200 else {}
+    log(
+        f"  {items:,} items: recompute {best['recompute'] * 1000:,.0f} ms, "
+        f"read and sort {best['read_and_sort'] * 1000:,.0f} ms"
+    )
+    return {
+        "items_per_phase": size,
+        "phases": len(chosen),
+        "items": items,
+        "dependencies": dependencies,
+        "generation_s": round(generated, 2),
+        "runs_s": {name: [round(t, 4) for t in times] for name, times in runs.items()},
+        "recompute_s": round(best["recompute"], 4),
+        "read_and_sort_s": round(best["read_and_sort"], 4),
+        "sort_s": round(best["sort"], 4),
+        "spread_pct": {name: spread_pct(times) for name, times in runs.items()},
+        "recompute_vs_read_and_sort": round(best["recompute"] / best["read_and_sort"], 2),
+        "recompute_vs_sort": round(best["recompute"] / best["sort"], 2) if best["sort"] else None,
+        "recompute_us_per_item": round(best["recompute"] / items * 1e6, 2),
+        "queries_per_recompute": recompute_query_count,
+        "forecast_check": {
+            "items": sum(checked[pk][0] for pk in ids),
+            "mismatches": wrong,
+        },
+        "endpoint": {
+            "url": url,
+            "status": response.status_code,
+            "items": len(answered.get("items", [])),
+            "bytes": len(response.content),
+            "queries": endpoint_query_count,
+            "median_ms": round(float(np.median(endpoint_times)) * 1000, 1),
+        },
+    }

@@ -8,6 +8,7 @@ machine, and the benchmark reports ratios for people to read.
 """
 
 import contextlib
+import datetime
 import io
 import json
 from decimal import Decimal
@@ -16,11 +17,18 @@ from pathlib import Path
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection
+from django.utils import timezone
 
 from innopole import bench
 from innopole.bench import ENGINE_ROUNDING, SUM_KEYS
-from planning.models import Campus, Phase
-from tests.factories import CampusFactory
+from planning.models import Campus, Phase, ScheduleItem
+from tests.factories import (
+    CampusFactory,
+    MilestoneFactory,
+    PhaseFactory,
+    ScheduleDependencyFactory,
+    ScheduleItemFactory,
+)
 
 pytestmark = pytest.mark.django_db
 # The map's figure needs Debian's Chromium, as the browser tests do (`.ci/run` installs it).
@@ -44,6 +52,8 @@ def results(django_db_setup, django_db_blocker, tmp_path_factory):
             "1",
             "--map-rounds",
             "1",
+            "--schedule-phases",
+            "1",
             "--output",
             str(output),
             stdout=out,
@@ -59,6 +69,8 @@ def test_writes_the_promised_figures(results):
     assert {"cpu_count", "python", "postgresql", "django"} <= set(data["machine"])
     assert data["dataset"]["phases"] == 100
     assert data["dataset"]["facilities"] == 4 * data["dataset"]["parcels"]
+    # Five milestones a phase in a chain, as schedule items and dependencies.
+    assert data["dataset"]["schedule_items"] == 5 * 100 and data["dataset"]["schedule_dependencies"] == 4 * 100
     assert [level["label"] for level in data["levels"]] == ["1 %", "10 %", "100 %"]
     assert [level["phases"] for level in data["levels"]] == [1, 10, 100]
     for level in data["levels"]:
@@ -78,6 +90,33 @@ def test_the_scheduling_engine_is_timed_against_a_topological_sort_of_the_same_g
         assert level["dependencies"] > level["items"]  # one to three predecessors each
         assert level["engine_s"] > 0 and level["topological_sort_s"] > 0 and level["ratio"] > 0
     assert "Scheduling engine against a plain topological sort" in printed
+
+
+def test_the_stored_schedule_is_recomputed_against_a_sort_of_the_same_graphs(results):
+    """Point 9 of the schedule issue at a tiny size: every phase's stored schedule recomputed through the service at
+    20 and 200 items a phase, its baseline of the same run, the endpoint's queries the same at both sizes, and the
+    time per item not growing with the size (generously: a quadratic recompute would be about 10× at 200 items)."""
+    data, printed = results
+    figures = data["stored_schedule"]
+    levels = figures["levels"]
+    assert [(level["phases"], level["items_per_phase"]) for level in levels] == [(1, 20), (1, 200)]
+    for level in levels:
+        assert level["items"] == level["phases"] * level["items_per_phase"]
+        assert level["dependencies"] >= level["items"] - level["phases"]  # every item but the first waits for one
+        assert level["recompute_s"] > 0 and level["read_and_sort_s"] > 0 and level["sort_s"] > 0
+        assert level["recompute_vs_read_and_sort"] > 0 and level["recompute_us_per_item"] > 0
+        assert len(level["runs_s"]["recompute"]) == figures["repeat"] == 1
+        assert level["forecast_check"] == {"items": level["items"], "mismatches": 0}
+        endpoint = level["endpoint"]
+        assert endpoint["status"] == 200 and endpoint["items"] == level["items_per_phase"]
+    small, large = levels
+    assert small["queries_per_recompute"] == large["queries_per_recompute"] > 0
+    assert small["endpoint"]["queries"] == large["endpoint"]["queries"] > 0
+    assert figures["queries_per_recompute_constant"] and figures["endpoint_queries_constant"]
+    assert figures["forecast_agrees"] is True
+    assert figures["per_item_growth"] == round(large["recompute_us_per_item"] / small["recompute_us_per_item"], 2)
+    assert figures["per_item_growth"] < 3
+    assert "Stored schedule, every phase recomputed through services.schedule_recompute" in printed
 
 
 def test_the_map_is_timed_in_chromium_with_every_parcel_against_an_empty_map(results):
@@ -135,6 +174,38 @@ def test_engine_sums_equal_the_sql_query(results):
             assert abs(Decimal(engine[key]) - Decimal(sql[key])) <= tolerance, key
         assert Decimal(sql["power_demand_mva"]) > 0
         assert Decimal(sql["weighted_occupancy_gfa_m2"]) > 0
+        assert Decimal(sql["pre_construction"]) == 3
+        # The forecast the criteria and the query read was stored, and SQL finds every item's step right.
+        assert level["forecast_check"] == {"phases": level["phases"], "items": 5 * level["phases"], "mismatches": 0}
+
+
+def test_the_sql_forecast_check_finds_a_stored_forecast_that_is_not_the_forward_pass():
+    """`SQL_FORECAST_CHECK` agrees with the engine on a network with every kind of item (done, in progress, not
+    started, a "not before" date, a negative lag) and names the phase once one stored date is wrong."""
+    today = timezone.localdate()
+    phase = PhaseFactory(planned_start=today + datetime.timedelta(days=40))
+    done = ScheduleItemFactory(
+        phase=phase,
+        duration_days=30,
+        actual_start=today - datetime.timedelta(days=60),
+        actual_finish=today - datetime.timedelta(days=20),
+    )
+    under_way = ScheduleItemFactory(phase=phase, duration_days=20, actual_start=today - datetime.timedelta(days=5))
+    consent = MilestoneFactory(phase=phase, start_not_before=today + datetime.timedelta(days=70))
+    works = ScheduleItemFactory(phase=phase, duration_days=10)
+    ScheduleDependencyFactory(predecessor=under_way, successor=consent, lag_days=-5)
+    ScheduleDependencyFactory(predecessor=done, successor=works, lag_days=3)
+    ScheduleDependencyFactory(predecessor=consent, successor=works, lag_days=3)
+    assert bench.forecast_mismatches()[phase.pk] == (4, 0)
+
+    wrong = works.forecast_finish + datetime.timedelta(days=1)
+    ScheduleItem.objects.filter(pk=works.pk).update(forecast_finish=wrong)
+    assert bench.forecast_mismatches()[phase.pk] == (4, 1)
+    problems = bench.disagreements({}, {}, bench.forecast_mismatches())
+    assert problems == [
+        f"phase {phase.pk}: 1 of 4 schedule items store a forecast that is not the forward pass of their own dates "
+        "and their predecessors' forecasts"
+    ]
 
 
 def test_queries_per_recompute_are_the_same_at_every_size(results):

@@ -6,9 +6,14 @@ phases. At each size, with wall-clock times taken as the best of `--repeat` runs
 
 - engine: `readiness.evaluate(all phases)`, the engine path without snapshot writes;
 - SQL: one hand-written query computing every per-phase sum the criteria need (site and handed-over area, power
-  and water demand from the type assumptions, firm supply, pre-construction milestones done and overdue, weighted
-  occupancy GFA and capital, lettable GFA, allocated GFA, live EOI GFA). engine ÷ SQL is the headline ratio
-  (goal ≤ 2×). The engine's sums (its criteria's inputs) must equal the query's, or the command fails;
+  and water demand from the type assumptions, firm supply, pre-construction milestones done, overdue schedule
+  items, the forecast construction start and the forecast completion against the target, weighted occupancy GFA
+  and capital, lettable GFA, allocated GFA, live EOI GFA). engine ÷ SQL is the headline ratio (goal ≤ 2×). The
+  engine's sums (its criteria's inputs) must equal the query's, or the command fails. The query reads the
+  schedule's forecast as stored, like the criteria; a second query, not timed (`innopole.bench.SQL_FORECAST_CHECK`),
+  checks that stored forecast item by item against the forward pass of its own dates and its predecessors', and any
+  mismatch fails the command too. Not compared: which item the completion waits for and which one drives it (the
+  criterion's reason), and the backward pass (float, critical path);
 - sweep: `readiness_sweep(kind="all")`, one transaction and snapshot check per phase, with writes;
 - queries per phase recompute: `readiness_recompute(phase=…)` under `CaptureQueriesContext`, for a phase never
   computed before (it stores a snapshot) and again (inputs unchanged, no snapshot) — the same at every size;
@@ -22,9 +27,20 @@ the same rounds (goal ≤ 10×). The parcels' GeoJSON is divided by the plain pa
 rows read with `values()` and dumped by `json.dumps` (goal ≤ 2×). Each row has its status, size, query count and
 whether its goal is met.
 
-Last, the map in Chromium (`innopole.bench.measure_map_render`, `--map-rounds`, 0 skips it): `/plan/` opened in the
+Then the scheduling engine alone (`innopole.bench.measure_schedule_engine`) on 100 synthetic networks of 200 items,
+against a plain topological sort of the same graphs.
+
+Then the map in Chromium (`innopole.bench.measure_map_render`, `--map-rounds`, 0 skips it): `/plan/` opened in the
 system Chromium against a live server on the scratch database, the time from navigation start to the first paint of
 every parcel, against the same page with a filter that selects none, in the same browser run.
+
+Last, the stored schedule (`innopole.bench.measure_stored_schedule`, `--schedule-phases`, default 100): campuses of
+their own with 100 phases of 20 and of 200 schedule items (20,000 items at the larger size), every phase recomputed
+through `services.schedule_recompute` (read, engine, store; a day later at each run, so every item is written) in
+`--repeat` runs interleaved with its baseline, the same graphs read from the database and put in topological order
+(and the sort alone); time per item at both sizes (linear: it does not grow), queries per recompute, the stored
+forecast checked by SQL, and `GET /api/v1/phases/{id}/schedule/` at both sizes: its query count (the same), size
+and median time over `--rounds` requests.
 
 It prints tables and writes everything, with the machine's description, as JSON to `--output`. Absolute times
 depend on the machine; only the ratios are meant for comparison.
@@ -83,6 +99,13 @@ class Command(BaseCommand):
             "0 skips the browser).",
         )
         parser.add_argument(
+            "--schedule-phases",
+            type=int,
+            default=bench.SCHEDULE_PHASES,
+            help=f"Phases of the stored schedule, at {' and '.join(map(str, bench.STORED_SCHEDULE_SIZES))} items each "
+            f"(default {bench.SCHEDULE_PHASES}).",
+        )
+        parser.add_argument(
             "--force",
             action="store_true",
             help="Run even if the scratch database already holds a campus (copied from a polluted template).",
@@ -98,6 +121,8 @@ class Command(BaseCommand):
             raise CommandError("--rounds must be at least 1.")
         if options["map_rounds"] < 0:
             raise CommandError("--map-rounds must be 0 (no browser) or more.")
+        if options["schedule_phases"] < 1:
+            raise CommandError("--schedule-phases must be at least 1.")
         if connection.vendor != "postgresql":
             raise CommandError(
                 f"The benchmark runs on PostgreSQL only (the configured database is {connection.vendor}). "
@@ -126,6 +151,11 @@ class Command(BaseCommand):
                 if options["map_rounds"] > 0:
                     self.stdout.write(f"[map] {options['map_rounds']} interleaved round(s) in Chromium…")
                     results["map_render"] = bench.measure_map_render(options["map_rounds"], log=self.stdout.write)
+                # Last: it adds campuses of its own, which the pages and the map above are not to see.
+                self.stdout.write("[stored schedule] recomputed from the database, and its endpoint…")
+                results["stored_schedule"] = bench.measure_stored_schedule(
+                    repeat, rounds, phases=options["schedule_phases"], log=self.stdout.write
+                )
                 results["database"] = database
         except bench.BenchError as error:
             raise CommandError(str(error)) from error
@@ -214,7 +244,8 @@ class Command(BaseCommand):
         engine_s = bench.best_of(repeat, lambda: readiness.evaluate(list(Phase.objects.order_by("pk")), today=today))
         sql_s = bench.best_of(repeat, lambda: bench.sql_sums(today, sql))
         engine_sums, sql_sums = bench.engine_sums(phases, today), bench.sql_sums(today, sql)
-        problems = bench.disagreements(engine_sums, sql_sums)
+        forecast = bench.forecast_mismatches()
+        problems = bench.disagreements(engine_sums, sql_sums, forecast)
         if problems:
             shown = "\n  ".join(problems[:20])
             raise CommandError(
@@ -250,9 +281,14 @@ class Command(BaseCommand):
                 "compared": list(bench.SUM_KEYS),
                 "phases_compared": len(sql_sums),
                 "phase_1": {
-                    "engine": {k: str(v) for k, v in engine_sums[phases[0].pk].items()},
-                    "sql": {k: str(v) for k, v in sql_sums[phases[0].pk].items()},
+                    "engine": {k: None if v is None else str(v) for k, v in engine_sums[phases[0].pk].items()},
+                    "sql": {k: None if v is None else str(v) for k, v in sql_sums[phases[0].pk].items()},
                 },
+            },
+            "forecast_check": {
+                "phases": len(forecast),
+                "items": sum(items for items, _wrong in forecast.values()),
+                "mismatches": sum(wrong for _items, wrong in forecast.values()),
             },
         }
 
@@ -290,6 +326,11 @@ class Command(BaseCommand):
         for key, values in ratios["growth"].items():
             write(f"  {key:<20} " + " / ".join(f"{v:g}" for v in values))
         write(f"Engine and SQL sums agree for every phase at every size: {results['sums_agree']}.")
+        checked = results["levels"][-1]["forecast_check"]
+        write(
+            f"Stored forecast checked item by item in SQL at 100 %: {checked['items']:,} items, "
+            f"{checked['mismatches']} mismatches."
+        )
         write(
             f"Generated {results['levels'][-1]['rows']:,} rows in {results['generation_seconds']} s "
             f"({', '.join(f'{k} {v:,}' for k, v in results['dataset'].items())})."
@@ -300,6 +341,8 @@ class Command(BaseCommand):
             self.report_schedule(results["schedule_engine"])
         if "map_render" in results:
             self.report_map(results["map_render"])
+        if "stored_schedule" in results:
+            self.report_stored_schedule(results["stored_schedule"])
 
     def report_schedule(self, figures: dict) -> None:
         self.stdout.write("")
@@ -312,6 +355,41 @@ class Command(BaseCommand):
                 f"engine {level['engine_s'] * 1000:,.0f} ms, sort {level['topological_sort_s'] * 1000:,.0f} ms, "
                 f"{level['ratio']}×; {level['engine_us_per_item']} µs per item"
             )
+
+    def report_stored_schedule(self, figures: dict) -> None:
+        write = self.stdout.write
+        write("")
+        write(
+            "Stored schedule, every phase recomputed through services.schedule_recompute (read, engine, store; every "
+            f"item written) against reading and sorting the same graphs, best of {figures['repeat']} (spread):"
+        )
+        for level in figures["levels"]:
+            spread = level["spread_pct"]
+            endpoint = level["endpoint"]
+            write(
+                f"  {level['phases']:>3} phases × {level['items_per_phase']:>3} items ({level['items']:,} items, "
+                f"{level['dependencies']:,} dependencies): recompute {level['recompute_s'] * 1000:,.0f} ms "
+                f"(slowest +{spread['recompute']:g} %), read and sort {level['read_and_sort_s'] * 1000:,.0f} ms "
+                f"(slowest +{spread['read_and_sort']:g} %): {level['recompute_vs_read_and_sort']}×; sort alone "
+                f"{level['sort_s'] * 1000:,.1f} ms: {level['recompute_vs_sort']}×; "
+                f"{level['recompute_us_per_item']} µs per item; {level['queries_per_recompute']} queries a phase"
+            )
+            write(
+                f"      GET {endpoint['url']}: {endpoint['status']}, {endpoint['items']} items, "
+                f"{endpoint['bytes']:,} bytes, {endpoint['queries']} queries, median {endpoint['median_ms']} ms "
+                f"of {figures['rounds']}"
+            )
+        same = {True: "the same at both sizes", False: "NOT the same"}
+        checked = [level["forecast_check"] for level in figures["levels"]]
+        write(
+            f"  Stored forecast checked item by item in SQL: {sum(c['items'] for c in checked):,} items, "
+            f"{sum(c['mismatches'] for c in checked)} mismatches."
+        )
+        write(
+            f"  Time per item, larger ÷ smaller: {figures['per_item_growth']}× (linear: about 1 or less); queries per "
+            f"recompute {same[figures['queries_per_recompute_constant']]}; the endpoint's queries "
+            f"{same[figures['endpoint_queries_constant']]}."
+        )
 
     def report_pages(self, pages: dict) -> None:
         write = self.stdout.write
