@@ -1,6 +1,6 @@
 from django.urls import path
 
-from .views import exchange, pages, parcel
+from .views import exchange, history, pages, parcel, phase, schedule
 
 app_name = "planning"
 
@@ -29,3 +29,6 @@ urlpatterns = [
     path("plan/parcels/<str:code>/facilities/<int:pk>/edit/", parcel.facility_edit, name="facility-edit"),
     path("plan/parcels/<str:code>/facilities/<int:pk>/delete/", parcel.facility_delete, name="facility-delete"),
 ]
+# The timeline (planning.views.schedule), the phase view (planning.views.phase) and the history and time-travel
+# fragments (planning.views.history) keep their routes beside their views.
+urlpatterns += schedule.urlpatterns + phase.urlpatterns + history.urlpatterns

@@ -22,6 +22,7 @@ from django.db import connection
 from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
+from django.utils import timezone
 
 from innopole.urls import router
 from partners import services as partner_services
@@ -35,7 +36,7 @@ UPDATE = os.environ.get("UPDATE_QUERY_BASELINES") == "1"
 # The demo's users (planning.demo.DEMO_USERS and partners.demo.PARTNER_USERS): one per role; "partner" is an
 # admin of Kestrel Robotics.
 ROLES = ("staff", "planner", "executive", "partner")
-PAGES = ["/plan/", "/dashboard/", "/portal/", "/portal/invite/"]
+PAGES = ["/plan/", "/plan/schedule/", "/plan/phases/1/", "/dashboard/", "/portal/", "/portal/invite/"]
 # Changelists whose filters change the query (the review queue's "all", pending invitations, one status).
 ADMIN_FILTERED = [
     "/admin/partners/expressionofinterest/?queue=all",
@@ -43,6 +44,24 @@ ADMIN_FILTERED = [
     "/admin/tenants/spaceallocation/?status__exact=signed",
 ]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
+# The plan as it stood at the end of a day (`?as_of=`, planning.asof), on the day the test runs ("{today}": the
+# demo's history is all of today, so that day holds every row).
+AS_OF = [
+    *[
+        f"/api/v1/{name}/?as_of={{today}}"
+        for name in (
+            "phases",
+            "parcels",
+            "parcels/geojson",
+            "facilities",
+            "utility-capacities",
+            "schedule-items",
+            "schedule-dependencies",
+        )
+    ],
+    "/plan/?as_of={today}",
+    "/plan/phases/1/?as_of={today}",
+]
 
 
 def api_list_urls() -> list[str]:
@@ -65,7 +84,7 @@ def admin_changelist_urls() -> list[str]:
 
 
 CASES = [
-    *[pytest.param(url, role, id=f"{url}-{role}") for url in api_list_urls() + PAGES for role in ROLES],
+    *[pytest.param(url, role, id=f"{url}-{role}") for url in api_list_urls() + PAGES + AS_OF for role in ROLES],
     # The admin is for HKSTP staff only (is_staff); the other roles are sent to the admin's sign-in.
     *[pytest.param(url, "staff", id=f"{url}-staff") for url in admin_changelist_urls() + ADMIN_FILTERED],
 ]
@@ -126,11 +145,12 @@ def client_for(url: str, user):
 @pytest.mark.parametrize(("url", "role"), CASES)
 def test_queries_equal_the_baseline(dataset, django_user_model, url, role):
     client = client_for(url, django_user_model.objects.get(username=role))
+    path = url.format(today=timezone.localdate().isoformat())
     # A first request fills what Django caches per process (content types, translations), so the count does not
     # depend on which test ran before.
-    client.get(url)
+    client.get(path)
     with CaptureQueriesContext(connection) as captured:
-        response = client.get(url)
+        response = client.get(path)
     count = len(captured)
     expected = baselines().get(url, {}).get(role)
 

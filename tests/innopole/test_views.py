@@ -119,6 +119,15 @@ class TestRoleHomes:
         assert 'href="/portal/"' not in content and 'href="/admin/"' not in content
         assert "Signed in as planner-t" in content
 
+    def test_the_current_place_is_the_longest_address_the_page_is_under(self, client, planner, executive):
+        sign_in(client, planner)
+        content = client.get("/plan/schedule/").content.decode()
+        assert 'href="/plan/schedule/" aria-current="page"' in content
+        assert 'href="/plan/" aria-current' not in content
+        sign_in(client, executive)
+        content = client.get("/dashboard/").content.decode()
+        assert 'href="/plan/schedule/"' in content and 'href="/plan/"' not in content
+
 
 class TestPages:
     def test_plan_page_lists_phases_with_totals_and_warnings(self, client, planner):
