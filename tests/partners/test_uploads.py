@@ -108,6 +108,7 @@ def attach(eoi, name: str, content: bytes):
         ("budget.xlsx", office("xlsx"), "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet", ".xlsx"),
         ("no-extension", PDF, "application/pdf", ".pdf"),
     ],
+    ids=["pdf", "png", "jpeg", "docx", "xlsx", "no-extension"],  # the zips carry the time they were made
 )
 def test_allowed_types_are_recognised_by_content(name, content, content_type, extension):
     attachment = attach(EOIFactory(), name, content)
@@ -127,6 +128,7 @@ def test_allowed_types_are_recognised_by_content(name, content, content_type, ex
         ("notes.pdf", b"just some text pretending to be a PDF"),
         ("page.pdf", b"<html><script>alert(1)</script></html>"),
     ],
+    ids=["elf", "windows-exe", "plain-zip", "text", "html"],
 )
 def test_other_content_is_refused_whatever_the_name_says(name, content):
     eoi = EOIFactory()
