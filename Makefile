@@ -5,7 +5,8 @@ PY := $(VENV)/bin/python
 RUN_STAMP := $(VENV)/.installed-run
 DEV_STAMP := $(VENV)/.installed-dev
 PYTEST_ARGS ?=
-# Test processes (pytest-xdist): two keep both cores of a small machine busy while a browser or a worker waits.
+# Test processes (pytest-xdist): two keep both cores of a small machine busy while a browser or a worker waits;
+# work stealing evens out the few long tests (schemathesis, the bench run).
 PYTEST_WORKERS ?= 2
 BENCH_ARGS ?=
 
@@ -31,7 +32,7 @@ run: $(RUN_STAMP)
 
 ## The whole suite on PostgreSQL: DATABASE_URL when set, else a throwaway server started for the run.
 test: $(DEV_STAMP)
-	$(PY) scripts/with_postgres.py $(PY) -m pytest -n $(PYTEST_WORKERS) $(PYTEST_ARGS)
+	$(PY) scripts/with_postgres.py $(PY) -m pytest -n $(PYTEST_WORKERS) --dist worksteal $(PYTEST_ARGS)
 
 ## Browser tests only (Chromium + axe-core).
 e2e: $(DEV_STAMP)

@@ -135,7 +135,7 @@ FUZZ = {"deadline": None, "suppress_health_check": list(HealthCheck)}
 
 
 @schema.include(method=["GET", "DELETE"]).parametrize()
-@settings(max_examples=5, **FUZZ)
+@settings(max_examples=3, **FUZZ)
 def test_reads_and_deletes_conform_to_the_schema(case, fuzz_rows):
     call(case, fuzz_rows)
 
@@ -155,13 +155,13 @@ PLAN = r"^/api/v1/(phases|facility-types|facilities|utility-capacities|schedule-
 
 
 @schema.include(method=WRITE_METHODS, path_regex=GEOMETRY).exclude(method="POST", path_regex=ACTION).parametrize()
-@settings(max_examples=6, **FUZZ)
+@settings(max_examples=4, **FUZZ)
 def test_creates_and_updates_of_shapes_conform_to_the_schema(case, fuzz_rows):
     call(case, fuzz_rows)
 
 
 @schema.include(method=WRITE_METHODS, path_regex=PLAN).exclude(method="POST", path_regex=ACTION).parametrize()
-@settings(max_examples=6, **FUZZ)
+@settings(max_examples=4, **FUZZ)
 def test_creates_and_updates_of_the_plan_conform_to_the_schema(case, fuzz_rows):
     call(case, fuzz_rows)
 
@@ -173,7 +173,7 @@ def test_creates_and_updates_of_the_plan_conform_to_the_schema(case, fuzz_rows):
     .exclude(path_regex=PLAN)
     .parametrize()
 )
-@settings(max_examples=6, **FUZZ)
+@settings(max_examples=4, **FUZZ)
 def test_other_creates_and_updates_conform_to_the_schema(case, fuzz_rows):
     call(case, fuzz_rows)
 
