@@ -70,6 +70,13 @@ def test_a_planner_moves_a_milestone_and_sees_the_knock_on_without_a_reload(
     expect(editor.get_by_role("heading", level=2)).to_contain_text("Design")
     expect(editor.get_by_role("heading", level=2)).to_be_focused()
 
+    # The readiness follows the new forecast: the phase's schedule criterion no longer reports a slip.
+    page.get_by_role("link", name="Readiness and figures of Phase 2").click()
+    readiness = page.locator("#phase-readiness")
+    expect(readiness).to_contain_text("The schedule finishes on 18 Dec 2030, on or before the target of 31 Dec 2030.")
+    expect(readiness).not_to_contain_text("days after the target")
+    page.go_back()
+
     context.add_cookies([{"name": "django_language", "value": "zh-hant", "url": live_server.url}])
     page.reload()
     expect(page.locator("html")).to_have_attribute("lang", "zh-hant")
