@@ -365,18 +365,7 @@ class ScheduleItemAdmin(ServiceAdmin):
     ]
     list_filter = ["phase", "kind", "category", "critical"]
     search_fields = ["title"]
-    readonly_fields = [
-        "forecast_start",
-        "forecast_finish",
-        "late_finish",
-        "total_float_days",
-        "critical",
-        "driving_predecessor",
-        "scheduled_on",
-        "version",
-        "created",
-        "updated",
-    ]
+    readonly_fields = [*services.SCHEDULE_RESULT_FIELDS, "version", "created", "updated"]
     list_select_related = ["phase"]
     autocomplete_fields = ["facility"]
     inlines = [ScheduleDependencyInline]

@@ -548,17 +548,18 @@ class ScheduleItem(VersionedModel):
     )
     scheduled_on = models.DateField(_("scheduled on"), null=True, blank=True, editable=False)
 
-    history = HistoricalRecords(
-        excluded_fields=[
-            "forecast_start",
-            "forecast_finish",
-            "late_finish",
-            "total_float_days",
-            "critical",
-            "driving_predecessor",
-            "scheduled_on",
-        ]
+    # What the engine writes (services.schedule_recompute): results, not edits, so not in the history.
+    RESULT_FIELDS = (
+        "forecast_start",
+        "forecast_finish",
+        "late_finish",
+        "total_float_days",
+        "critical",
+        "driving_predecessor",
+        "scheduled_on",
     )
+
+    history = HistoricalRecords(excluded_fields=list(RESULT_FIELDS))
 
     objects = ScheduleItemQuerySet.as_manager()
 

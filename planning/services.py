@@ -992,15 +992,7 @@ SCHEDULE_DATE_FIELDS = (
 )
 SCHEDULE_DEPENDENCY_FIELDS = ("predecessor", "successor", "lag_days")
 # What the engine writes on each item (never edited, not in the history).
-SCHEDULE_RESULT_FIELDS = (
-    "forecast_start",
-    "forecast_finish",
-    "late_finish",
-    "total_float_days",
-    "critical",
-    "driving_predecessor",
-    "scheduled_on",
-)
+SCHEDULE_RESULT_FIELDS = ScheduleItem.RESULT_FIELDS
 
 
 def schedule_recompute(*, phase: Phase, today: datetime.date | None = None) -> schedule.ScheduleResult:
