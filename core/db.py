@@ -4,6 +4,8 @@ from collections.abc import Sequence
 
 from django.db import connections, models, router
 
+from . import freshness
+
 BATCH = 1000
 
 
@@ -13,11 +15,12 @@ def update_rows(model: type[models.Model], rows: Sequence[models.Model], fields:
     `QuerySet.bulk_update` does this with a CASE WHEN per field and row, which Django builds and the database parses
     at about a millisecond a row; on PostgreSQL this is one `UPDATE … FROM (VALUES …)` a thousand rows, ten times
     faster and linear. Like `bulk_update`, it sends no signals and leaves `version` and the history alone (for
-    values the system derives, such as the schedule's forecast). Elsewhere (SQLite, for `make run`) it is
-    `bulk_update`.
+    values the system derives, such as the schedule's forecast), but it tells caches of figures the data changed
+    (`core.freshness`). Elsewhere (SQLite, for `make run`) it is `bulk_update`.
     """
     if not rows:
         return
+    freshness.changed(using=router.db_for_write(model))
     connection = connections[router.db_for_write(model)]
     if connection.vendor != "postgresql":
         model.objects.bulk_update(rows, fields, batch_size=BATCH)

@@ -313,8 +313,9 @@ class FacilityAdmin(ServiceAdmin):
 
 @admin.register(UtilityCapacity)
 class UtilityCapacityAdmin(ServiceAdmin):
-    list_display = ["phase", "kind", "capacity_in_unit", "available_from", "status"]
+    list_display = ["phase", "kind", "capacity_in_unit", "available_from", "status", "responsible"]
     list_filter = ["kind", "status", "phase"]
+    search_fields = ["responsible"]
     readonly_fields = ["version", "created", "updated"]
     list_select_related = ["phase"]
     create_service = services.utility_capacity_create
@@ -362,9 +363,10 @@ class ScheduleItemAdmin(ServiceAdmin):
         "total_float_days",
         "critical_mark",
         "overdue",
+        "responsible",
     ]
     list_filter = ["phase", "kind", "category", "critical"]
-    search_fields = ["title"]
+    search_fields = ["title", "responsible"]
     readonly_fields = [*services.SCHEDULE_RESULT_FIELDS, "version", "created", "updated"]
     list_select_related = ["phase"]
     autocomplete_fields = ["facility"]

@@ -188,7 +188,11 @@ class DemoLoad:
             self.upsert(
                 UtilityCapacity,
                 {"phase": phases[item["phase"]], "kind": item["kind"], "available_from": day(item["available_from"])},
-                {"capacity": number(item["capacity"]), "status": item["status"]},
+                {
+                    "capacity": number(item["capacity"]),
+                    "status": item["status"],
+                    "responsible": item.get("responsible", ""),
+                },
                 create=services.utility_capacity_create,
                 update=services.utility_capacity_update,
                 name="utility",
@@ -209,6 +213,7 @@ class DemoLoad:
                 "start_not_before": day(item.get("start_not_before")),
                 "actual_start": day(item.get("actual_start")),
                 "actual_finish": day(item.get("actual_finish")),
+                "responsible": item.get("responsible", ""),
             }
             by_key[item["key"]] = self.upsert(
                 ScheduleItem,

@@ -391,7 +391,7 @@ class Facility(VersionedModel):
 
 
 class UtilityCapacity(VersionedModel):
-    """Supply of one utility to a phase: how much, from when, and how firm."""
+    """Supply of one utility to a phase: how much, from when, how firm, and who delivers it."""
 
     class Kind(models.TextChoices):
         POWER = "power", _("Power")
@@ -417,6 +417,12 @@ class UtilityCapacity(VersionedModel):
     capacity = models.DecimalField(_("capacity"), max_digits=12, decimal_places=2)
     available_from = models.DateField(_("available from"))
     status = models.CharField(_("status"), max_length=20, choices=Status.choices, default=Status.PLANNED)
+    responsible = models.CharField(
+        _("responsible party"),
+        max_length=200,
+        blank=True,
+        help_text=_("Who delivers it: a department, a utility company, a contractor or a team."),
+    )
 
     history = HistoricalRecords()
 
@@ -454,7 +460,8 @@ class ScheduleItem(VersionedModel):
     """One activity or milestone of a phase's delivery schedule (see `planning.schedule` for the dates' meaning).
 
     The planner sets what is planned and known: the kind, the duration, the baseline (the dates promised), an
-    optional "not before" date, and the actual dates once they happen. The scheduling engine sets the rest —
+    optional "not before" date, the actual dates once they happen, and who is responsible for delivering it (the
+    owner the dashboard names when the item blocks a phase). The scheduling engine sets the rest —
     forecast dates, late finish, total float, whether the item is critical and which predecessor drives it — in the
     same transaction as any schedule edit (`services.schedule_recompute`), so lists read them without recomputing.
     """
@@ -529,6 +536,12 @@ class ScheduleItem(VersionedModel):
         blank=True,
         related_name="schedule_items",
         verbose_name=_("utility capacity delivered"),
+    )
+    responsible = models.CharField(
+        _("responsible party"),
+        max_length=200,
+        blank=True,
+        help_text=_("Who delivers it: a department, a utility company, a contractor or a team."),
     )
 
     # Set by the scheduling engine (services.schedule_recompute), never edited.

@@ -31,6 +31,7 @@ ITEM_LABELS = {
     "start_not_before": _("Start not before"),
     "actual_start": _("Actual start"),
     "actual_finish": _("Actual finish"),
+    "responsible": _("Responsible party"),
 }
 ITEM_HELP = {
     "title": _("Blank: named by its category. Needed for “Other”."),
@@ -129,7 +130,7 @@ class ScheduleServiceForm(ServiceForm):
 
 
 class ActivityForm(VersionedFormMixin, ScheduleServiceForm):
-    """An activity's title, duration and dates, edited with the version it was based on."""
+    """An activity's title, duration, dates and responsible party, edited with the version it was based on."""
 
     reason_for = services.SCHEDULE_DATE_FIELDS
 
@@ -143,6 +144,7 @@ class ActivityForm(VersionedFormMixin, ScheduleServiceForm):
             "actual_start",
             "actual_finish",
             "title",
+            "responsible",
         )
         labels = ITEM_LABELS
         help_texts = {**ITEM_HELP, "duration_days": _("At least 1 day.")}
@@ -155,14 +157,14 @@ class ActivityForm(VersionedFormMixin, ScheduleServiceForm):
 
 class MilestoneForm(VersionedFormMixin, ScheduleServiceForm):
     """A milestone happens on one day: one baseline date and one actual date (the service sets the finish to the
-    start), its "not before" date, its title."""
+    start), its "not before" date, its title and who is responsible for it."""
 
     reason_for = services.SCHEDULE_DATE_FIELDS
     field_aliases = {"baseline_finish": "baseline_start", "actual_finish": "actual_start"}
 
     class Meta:
         model = ScheduleItem
-        fields = ("start_not_before", "baseline_start", "actual_start", "title")
+        fields = ("start_not_before", "baseline_start", "actual_start", "title", "responsible")
         labels = {**ITEM_LABELS, "baseline_start": _("Baseline date"), "actual_start": _("Actual date")}
         help_texts = {**ITEM_HELP, "actual_start": _("Once it has happened; not after today.")}
         widgets = DATE_WIDGETS
@@ -195,7 +197,16 @@ class ScheduleItemCreateForm(ScheduleServiceForm):
 
     class Meta:
         model = ScheduleItem
-        fields = ("kind", "category", "title", "duration_days", "baseline_start", "baseline_finish", "start_not_before")
+        fields = (
+            "kind",
+            "category",
+            "title",
+            "responsible",
+            "duration_days",
+            "baseline_start",
+            "baseline_finish",
+            "start_not_before",
+        )
         labels = ITEM_LABELS
         help_texts = {
             **ITEM_HELP,

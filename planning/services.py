@@ -32,6 +32,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
+from core import freshness
 from core.db import update_rows
 from core.services import apply_changes, delete_audited, lock_for_update, save_audited
 from core.units import fmt_m2, fmt_ratio, ha_to_m2
@@ -927,6 +928,7 @@ UTILITY_FIELDS = (
     "capacity",
     "available_from",
     "status",
+    "responsible",
 )
 
 
@@ -980,6 +982,7 @@ SCHEDULE_ITEM_FIELDS = (
     "actual_finish",
     "facility",
     "utility",
+    "responsible",
 )
 # The fields whose change moves the schedule; the workspace asks for a reason when one changes.
 SCHEDULE_DATE_FIELDS = (
@@ -1303,6 +1306,7 @@ def readiness_mark_stale(*, phase_ids: Iterable[int | None]) -> None:
     now = timezone.now()
     Phase.objects.filter(pk__in=ids, readiness_stale=False).update(readiness_stale=True, readiness_stale_since=now)
     Phase.objects.filter(pk__in=ids, readiness_stale_since__isnull=True).update(readiness_stale_since=now)
+    freshness.changed()  # the updates above send no signal; the stale marker is a figure the dashboard shows
     for pk in sorted(ids):
         transaction.on_commit(partial(_enqueue, pk))
 
@@ -1341,6 +1345,7 @@ def readiness_recompute(*, phase: Phase, today=None) -> ReadinessSnapshot:
             fingerprint=result.fingerprint,
         )
     Phase.objects.filter(pk=phase.pk).update(readiness_stale=False, readiness_stale_since=None)
+    freshness.changed()
     return latest
 
 

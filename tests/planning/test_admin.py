@@ -23,6 +23,7 @@ from tests.factories import (
     PhaseFactory,
     ScheduleDependencyFactory,
     ScheduleItemFactory,
+    UtilityCapacityFactory,
     grid_square,
 )
 
@@ -555,3 +556,29 @@ def test_a_new_parcel_with_its_facilities_is_saved_in_one_go(admin_client, staff
     parcel = Parcel.objects.get(code="ADM-3")
     assert sorted(parcel.facilities.values_list("name", flat=True)) == ["East", "West"]
     assert {f.history.get().history_user for f in parcel.facilities.all()} == {staff_user}
+
+
+@pytest.mark.parametrize(
+    ("factory", "path", "responsible"),
+    [
+        (ScheduleItemFactory, "scheduleitem", "HKSTP Capital Projects"),
+        (UtilityCapacityFactory, "utilitycapacity", "CLP Power Hong Kong"),
+    ],
+)
+def test_the_responsible_party_is_listed_searched_and_changed_through_the_service(
+    admin_client, staff_user, factory, path, responsible
+):
+    row = factory(responsible=responsible)
+    factory(phase=row.phase, responsible="Someone else")
+    url = f"/admin/planning/{path}/{row.pk}/change/"
+    data = form_data(admin_client.get(url))
+    data["responsible"] = f"{responsible}, delivery team"
+
+    response = admin_client.post(url, data)
+
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    row.refresh_from_db()
+    assert row.responsible == f"{responsible}, delivery team"
+    assert row.history.first().history_user == staff_user
+    found = admin_client.get(f"/admin/planning/{path}/", {"q": "delivery team"}).context["cl"].result_list
+    assert list(found) == [row]

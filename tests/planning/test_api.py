@@ -188,12 +188,40 @@ class TestWrites:
         phase = PhaseFactory()
         response = api.post(
             "/api/v1/utility-capacities/",
-            {"phase": phase.pk, "kind": "power", "capacity": 12.5, "available_from": "2026-12-31"},
+            {
+                "phase": phase.pk,
+                "kind": "power",
+                "capacity": 12.5,
+                "available_from": "2026-12-31",
+                "responsible": "CLP Power",
+            },
             format="json",
         )
         assert response.status_code == 201, response.content
         assert response.json()["unit"] == "MVA"
-        assert UtilityCapacity.objects.get().capacity == Decimal("12.5")
+        assert response.json()["responsible"] == "CLP Power"
+        utility = UtilityCapacity.objects.get()
+        assert utility.capacity == Decimal("12.5")
+
+        url = f"/api/v1/utility-capacities/{utility.pk}/"
+        changed = api.patch(url, {"responsible": "CLP Power Hong Kong"}, format="json")
+
+        assert changed.status_code == 200 and changed.json()["responsible"] == "CLP Power Hong Kong"
+        assert api.get(url).json()["responsible"] == "CLP Power Hong Kong"
+        assert [row.responsible for row in utility.history.order_by("history_id")] == [
+            "CLP Power",
+            "CLP Power Hong Kong",
+        ]
+
+    def test_a_utility_s_responsible_party_over_200_characters_is_a_400_on_its_field(self, api):
+        utility = UtilityCapacityFactory(responsible="Water Supplies Department")
+
+        response = api.patch(f"/api/v1/utility-capacities/{utility.pk}/", {"responsible": "x" * 201}, format="json")
+
+        assert response.status_code == 400
+        assert response.json() == {"responsible": ["Ensure this field has no more than 200 characters."]}
+        utility.refresh_from_db()
+        assert (utility.responsible, utility.version) == ("Water Supplies Department", 1)
 
 
 class TestReads:

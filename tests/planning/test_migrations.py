@@ -23,13 +23,18 @@ def _migrate(target: tuple[str, str]):
     return executor.migrate([target])
 
 
+def _migrate_to_latest() -> None:
+    """Move the schema to the latest migration, the one today's models read."""
+    executor = MigrationExecutor(connection)
+    executor.loader.build_graph()
+    executor.migrate(executor.loader.graph.leaf_nodes())
+
+
 @pytest.fixture(autouse=True)
 def _latest_schema_afterwards():
     """Each test moves the schema back: leave it at the latest migration for the tests that follow."""
     yield
-    executor = MigrationExecutor(connection)
-    executor.loader.build_graph()
-    executor.migrate(executor.loader.graph.leaf_nodes())
+    _migrate_to_latest()
 
 
 def _as_stored_before(polygon: dict) -> dict:
@@ -134,9 +139,11 @@ def test_milestones_become_milestone_items_with_their_ids_links_and_history():
     )
 
     _migrate(SCHEDULE)
+    _migrate_to_latest()  # today's models read columns added since (0009: the responsible party, blank)
 
     items = {item.pk: item for item in ScheduleItem.objects.all()}
     assert sorted(items) == [501, 502, 503, 504, 505, 506]
+    assert {item.responsible for item in items.values()} == {""}
     for pk, phase, kind, title, planned, actual, _predecessors in rows:
         item = items[pk]
         assert (item.phase_id, item.kind, item.category, item.title) == (phase.pk, "milestone", kind, title)

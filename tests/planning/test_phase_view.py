@@ -89,8 +89,12 @@ def make_phase_2() -> Phase:
     FacilityFactory(parcel=a1, facility_type=office, name="Co-work", gfa_m2=Decimal("6000"), capacity=500)
     FacilityFactory(parcel=a2, facility_type=edge, name="Data hall", gfa_m2=Decimal("8000"), capacity=4)
     supply = {"phase": phase, "available_from": datetime.date(2030, 12, 31)}
-    UtilityCapacityFactory(**supply, kind=UtilityCapacity.Kind.POWER, capacity=Decimal("8"))
-    UtilityCapacityFactory(**supply, kind=UtilityCapacity.Kind.WATER, capacity=Decimal("100"))
+    UtilityCapacityFactory(
+        **supply, kind=UtilityCapacity.Kind.POWER, capacity=Decimal("8"), responsible="CLP Power Hong Kong"
+    )
+    UtilityCapacityFactory(
+        **supply, kind=UtilityCapacity.Kind.WATER, capacity=Decimal("100"), responsible="Water Supplies Department"
+    )
     handover = MilestoneFactory(
         phase=phase,
         category="site_handover",
@@ -162,8 +166,12 @@ class TestWhatItSays:
         assert "Total 44,000 of which lettable 44,000" in page
         # Power: 3.6 MVA of offices and 4 MW × 1.35 of IT load from the forecast completion, against 8 committed.
         assert "Demand exceeds committed supply from 29 Jul 2031, by up to 1 MVA." in page
-        assert "29 Jul 2031 3 facilities complete Co-work, Data hall, Tower 9 8 0 short by 1" in page
+        # Each supply line with who delivers it (the column says "—" on a date when none comes).
+        assert "From Responsible Demand Committed Planned Balance" in page
+        assert "31 Dec 2030 +8 committed CLP Power Hong Kong 0 8 0 no demand yet" in page
+        assert "29 Jul 2031 3 facilities complete Co-work, Data hall, Tower — 9 8 0 short by 1" in page
         assert "Committed supply covers the demand on every date (up to 68 m³/day)." in page
+        assert "31 Dec 2030 +100 committed Water Supplies Department 0 100 0 no demand yet" in page
         # An executive reads the page but cannot open the workspace: no links to parcels for them.
         assert 'href="/plan/parcels/' not in response.content.decode()
 
@@ -337,7 +345,11 @@ def test_demand_counts_from_each_facility_completion_and_supply_from_its_date(cl
     power = {"phase": phase, "kind": UtilityCapacity.Kind.POWER}
     UtilityCapacityFactory(**power, capacity=Decimal("2.5"), available_from=datetime.date(2027, 1, 1))
     UtilityCapacityFactory(
-        **power, capacity=Decimal("5"), available_from=datetime.date(2029, 6, 30), status=UtilityCapacity.Status.PLANNED
+        **power,
+        capacity=Decimal("5"),
+        available_from=datetime.date(2029, 6, 30),
+        status=UtilityCapacity.Status.PLANNED,
+        responsible="CLP Power Hong Kong",
     )
     b_done = ScheduleItem.objects.get(pk=build_b.pk).forecast_finish
 
@@ -366,8 +378,14 @@ def test_demand_counts_from_each_facility_completion_and_supply_from_its_date(cl
     client.force_login(planner)
     page = text(client.get("/plan/phases/1/"))
     assert "Demand exceeds committed supply from 30 Jun 2028, by up to 3.5 MVA." in page
-    assert "30 Jun 2029 +5 planned 3 2.5 5 short by 0.5 covered if the planned supply is committed" in page
-    assert "30 Nov 2029 1 facility completes C 6 2.5 5 short by 3.5 covered if the planned supply is committed" in page
+    assert "1 Jan 2027 +2.5 committed — 0 2.5 0 no demand yet" in page  # no responsible party recorded
+    assert (
+        "30 Jun 2029 +5 planned CLP Power Hong Kong 3 2.5 5 short by 0.5 covered if the planned supply is committed"
+        in page
+    )
+    assert (
+        "30 Nov 2029 1 facility completes C — 6 2.5 5 short by 3.5 covered if the planned supply is committed" in page
+    )
     assert "1 facility has no completion date of its own" in page
 
 
@@ -437,7 +455,8 @@ def test_queries_do_not_grow_with_the_phase(client, planner, phase):
 def make_phase_2_then_change_it_today() -> Phase:
     """`make_phase_2()` recorded three days ago (its history and its readiness snapshot moved back, as
     tests/planning/test_asof.py does), then today: the Tower grown to 40,000 m², the data hall deleted, A-2
-    transferred, the site handover not before 1 Apr 2031, the power supply cut to 6 MVA, and the phase renumbered 7.
+    transferred, the site handover not before 1 Apr 2031, the power supply cut to 6 MVA and handed to another
+    party, and the phase renumbered 7.
     Readiness is stale today (its recompute waits for a commit that never comes)."""
     phase = make_phase_2()
     backdate(3)
@@ -450,7 +469,9 @@ def make_phase_2_then_change_it_today() -> Phase:
         item=handover, actor=None, reason="Lands D letter", start_not_before=datetime.date(2031, 4, 1)
     )
     power = UtilityCapacity.objects.get(phase=phase, kind=UtilityCapacity.Kind.POWER)
-    services.utility_capacity_update(utility=power, actor=None, capacity=Decimal("6"))
+    services.utility_capacity_update(
+        utility=power, actor=None, capacity=Decimal("6"), responsible="CLP Power Hong Kong, Northern District"
+    )
     return services.phase_update(phase=Phase.objects.get(pk=phase.pk), actor=None, number=7)
 
 
@@ -470,6 +491,7 @@ class TestAsOfAPastDay:
 
         page = text(response)
         assert "Office / R&D 2 facilities 46,000" in page and "Edge computing" not in page
+        assert "31 Dec 2030 +6 committed CLP Power Hong Kong, Northern District" in page
         assert (
             "60 days late forecast 29 Aug 2031" in page and POLLING in response.content.decode()
         )  # stale today: it polls
@@ -490,8 +512,11 @@ class TestAsOfAPastDay:
         # The schedule as the engine computed it over that day's network: handover not before 1 Mar, not 1 Apr.
         assert "29 days late forecast 29 Jul 2031, target 30 Jun 2031" in page
         assert "Driven by Site handover, forecast 45 days after its baseline" in page
-        # Power: that day's facilities (data hall included) against that day's 8 MVA, not today's 6.
-        assert "29 Jul 2031 3 facilities complete Co-work, Data hall, Tower 9 8 0 short by 1" in page
+        # Power: that day's facilities (data hall included) against that day's 8 MVA, not today's 6, from that
+        # day's responsible party.
+        assert "31 Dec 2030 +8 committed CLP Power Hong Kong 0 8 0" in page
+        assert "Northern District" not in section(response, "utilities-heading")
+        assert "29 Jul 2031 3 facilities complete Co-work, Data hall, Tower — 9 8 0 short by 1" in page
         # The parcels and the readiness of that day: A-2 not yet transferred, the land gate failed.
         assert "Handover scheduled" in section(response, "parcels-heading")
         assert "Blocked" in section(response, "verdict-readiness")

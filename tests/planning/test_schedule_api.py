@@ -454,6 +454,29 @@ class TestRoles:
         assert list(ScheduleDependency.objects.values_list("lag_days", flat=True)) == [7]
         assert ScheduleItem.history.filter(history_type="-").get().history_user == users[role]
 
+    def test_the_responsible_party_is_written_read_and_kept_in_the_history(self, api, linked_pair):
+        first, _second, _link = linked_pair
+
+        created = api.post(
+            ITEMS,
+            {
+                "phase": first.phase_id,
+                "kind": "milestone",
+                "category": "building_plans_approval",
+                "responsible": "Buildings Department",
+            },
+        )
+        changed = api.patch(f"{ITEMS}{first.pk}/", {"responsible": "HKSTP Capital Projects"})
+
+        assert (created.status_code, created.json()["responsible"]) == (201, "Buildings Department")
+        assert (changed.status_code, changed.json()["responsible"]) == (200, "HKSTP Capital Projects")
+        listed = {row["id"]: row["responsible"] for row in api.get(ITEMS).json()["results"]}
+        assert listed[first.pk] == "HKSTP Capital Projects"
+        assert listed[created.json()["id"]] == "Buildings Department"
+        scheduled = {row["id"]: row["responsible"] for row in api.get(schedule_url(first.phase)).json()["items"]}
+        assert scheduled == listed
+        assert [row.responsible for row in first.history.order_by("history_id")] == ["", "HKSTP Capital Projects"]
+
     def test_an_unknown_id_is_a_404(self, api):
         assert api.get(f"{ITEMS}999999/").status_code == 404
         assert api.patch(f"{LINKS}999999/", {"lag_days": 1}).status_code == 404
@@ -676,6 +699,7 @@ class TestItemRefusals:
             ),
             ({"predecessors": [1]}, {"predecessors": ["Dependencies are written at /api/v1/schedule-dependencies/."]}),
             ({"reason": "x" * 101}, {"reason": ["Ensure this field has no more than 100 characters."]}),
+            ({"responsible": "x" * 201}, {"responsible": ["Ensure this field has no more than 200 characters."]}),
         ],
         ids=[
             "activity-of-0-days",
@@ -698,6 +722,7 @@ class TestItemRefusals:
             "engine-fields",
             "predecessors",
             "long-reason",
+            "long-responsible",
         ],
     )
     def test_a_bad_item_is_a_400_by_field_and_nothing_is_saved(self, api, abc, fields, errors):
@@ -762,6 +787,7 @@ FIELD_NAMES = st.sampled_from(
         "actual_finish",
         "facility",
         "utility",
+        "responsible",
         "reason",
         "version",
         "predecessor",
@@ -901,3 +927,11 @@ class TestOpenAPI:
         request = components["ScheduleItemRequest"]["properties"]
         assert "forecast_start" not in request and "predecessors" not in request
         assert request["duration_days"]["maximum"] == 3650
+
+    def test_the_responsible_party_is_read_and_written_on_items_and_utility_lines(self, openapi):
+        components = openapi["components"]["schemas"]
+        for model in ("ScheduleItem", "UtilityCapacity"):
+            for name in (model, f"{model}Request", f"Patched{model}Request"):
+                responsible = components[name]["properties"]["responsible"]
+                assert (responsible["type"], responsible["maxLength"]) == ("string", 200), name
+            assert "responsible" not in components[f"{model}Request"].get("required", []), model

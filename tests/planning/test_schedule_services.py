@@ -328,6 +328,42 @@ class TestDatesAndHistory:
         assert latest.start_not_before == day(60)
         assert works.history.count() == 2  # the engine's results are not edits: no row for the recompute
 
+    def test_the_responsible_party_is_saved_and_kept_in_the_history_without_moving_the_schedule(self, planner):
+        phase = phase_of()
+        handover = services.schedule_item_create(
+            actor=planner,
+            phase=phase,
+            kind="milestone",
+            category="site_handover",
+            baseline_start=day(0),
+            responsible="Lands Department",
+        )
+        before = forecast(handover)
+
+        services.schedule_item_update(
+            item=handover, actor=planner, responsible="Lands Department, Lands Administration"
+        )
+
+        handover.refresh_from_db()
+        assert handover.responsible == "Lands Department, Lands Administration"
+        assert [(row.history_type, row.responsible) for row in handover.history.order_by("history_id")] == [
+            ("+", "Lands Department"),
+            ("~", "Lands Department, Lands Administration"),
+        ]
+        assert forecast(handover) == before
+
+    def test_a_responsible_party_over_200_characters_is_refused_on_its_field(self, planner):
+        works = activity(phase_of(), "Works", 30, responsible="HKSTP Capital Projects")
+
+        with pytest.raises(ValidationError) as refused:
+            services.schedule_item_update(item=works, actor=planner, responsible="x" * 201)
+
+        assert refused.value.message_dict == {
+            "responsible": ["Ensure this value has at most 200 characters (it has 201)."]
+        }
+        works.refresh_from_db()
+        assert (works.responsible, works.version, works.history.count()) == ("HKSTP Capital Projects", 1, 1)
+
     def test_the_phase_s_target_moves_the_floats_and_the_critical_path(self, planner):
         # A(10) → B(5), and C(3) on its own; target day 15: A and B have no float, C has 12.
         phase = phase_of(target_days=15)

@@ -96,6 +96,7 @@ def milestone_data(item: ScheduleItem, **changes) -> dict:
     values = {
         "version": item.version,
         "title": item.title,
+        "responsible": item.responsible,
         "baseline_start": item.baseline_start or "",
         "start_not_before": item.start_not_before or "",
         "actual_start": item.actual_start or "",
@@ -109,6 +110,7 @@ def activity_data(item: ScheduleItem, **changes) -> dict:
     values = {
         "version": item.version,
         "title": item.title,
+        "responsible": item.responsible,
         "duration_days": item.duration_days,
         "baseline_start": item.baseline_start or "",
         "baseline_finish": item.baseline_finish or "",
@@ -262,6 +264,7 @@ def test_the_editor_opens_on_an_item_with_its_figures_and_forms(planner_client, 
     assert "Followed by Construction" in page
     html = response.content.decode()
     assert 'name="item-start_not_before"' in html and 'name="item-reason"' in html
+    assert 'name="item-responsible"' in html
     assert 'name="item-duration_days"' not in html  # a milestone lasts no time
 
 
@@ -398,6 +401,39 @@ def test_a_title_change_needs_no_reason(planner_client, network):
     assert network.fresh(build).title == "Block A superstructure"
 
 
+def responsible_cells(html: str) -> dict[int, str]:
+    """The "Responsible" cell of each row of the schedule table, by item id."""
+    table = re.search(r'<table class="data-table schedule-table">.*?</table>', html, re.S).group(0)
+    headers = re.findall(r'<th scope="col"[^>]*>(.*?)</th>', table)
+    column = headers.index("Responsible") - 1  # the item's name is the row's <th>
+    rows = re.findall(r'<tr id="schedule-row-(\d+)".*?</th>(.*?)</tr>', table, re.S)
+    return {int(pk): re.findall(r"<td[^>]*>(.*?)</td>", cells, re.S)[column] for pk, cells in rows}
+
+
+def test_the_responsible_party_needs_no_reason_is_kept_in_the_history_and_shown_in_the_table(planner_client, network):
+    handover = network.fresh(network.handover)
+
+    response = planner_client.post(item_url(handover), milestone_data(handover, responsible="Lands Department"), **HTMX)
+
+    assert response.status_code == 200
+    saved = network.fresh(handover)
+    assert (saved.responsible, saved.version) == ("Lands Department", handover.version + 1)
+    assert saved.history.latest().responsible == "Lands Department"
+    assert "Responsible party — → Lands Department" in text(response)  # the editor's latest changes
+    # The table swapped in with the answer, and the page's own.
+    for html in (response.content.decode(), planner_client.get("/plan/schedule/").content.decode()):
+        cells = responsible_cells(html)
+        assert (cells[handover.pk], cells[network.build.pk]) == ("Lands Department", "—")
+
+
+def test_a_responsible_party_over_200_characters_is_refused_beside_the_field(planner_client, network):
+    build = network.fresh(network.build)
+    response = planner_client.post(item_url(build), activity_data(build, responsible="x" * 201), **HTMX)
+    assert response.status_code == 422
+    assert "at most 200 characters (it has 201)" in field_error(response, "id_item-responsible")
+    assert network.fresh(build).version == build.version
+
+
 def test_without_javascript_the_same_urls_answer_whole_pages(planner_client, network):
     response = planner_client.get(item_url(network.handover))
     assert response.status_code == 200
@@ -506,11 +542,13 @@ def test_a_new_item_is_added_and_its_editor_opens(planner_client, network):
         "new-category": "fit_out",
         "new-duration_days": 60,
         "new-baseline_start": (network.start + days(380)).isoformat(),
+        "new-responsible": "HKSTP Capital Projects",
     }
     response = planner_client.post(url, data, **HTMX)
     assert response.status_code == 200
     item = ScheduleItem.objects.get(phase=network.phase, category="fit_out")
     assert item.baseline_finish == network.start + days(440)
+    assert item.responsible == "HKSTP Capital Projects"
     assert "Fit-out added to Phase 7" in text(response)
     assert f'data-item="{item.pk}"' in response.content.decode()
 

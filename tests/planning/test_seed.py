@@ -1,6 +1,7 @@
 """seed_demo: the demo campus as DESIGN and data/README describe it, loaded idempotently."""
 
 import io
+import json
 from decimal import Decimal
 
 import pytest
@@ -48,6 +49,23 @@ class TestTheLoadedDemo:
         for parcel in Parcel.objects.with_gfa():
             assert parcel.gfa_m2 <= parcel.gfa_cap_m2, parcel.code
         assert Parcel.objects.with_gfa().get(code="P1-A").gfa_m2 == Decimal("45000")
+
+    def test_every_schedule_item_and_utility_line_names_who_delivers_it(self, demo):
+        assert not ScheduleItem.objects.filter(responsible="").exists()
+        assert not UtilityCapacity.objects.filter(responsible="").exists()
+        phase_one = Phase.objects.get(campus=demo, number=1)
+        items = dict(ScheduleItem.objects.filter(phase=phase_one).values_list("category", "responsible"))
+        assert items["site_handover"] == "Lands Department"
+        assert items["building_plans_approval"] == "Buildings Department"
+        assert items["construction"] == "HKSTP Capital Projects"
+        assert ScheduleItem.objects.get(phase__number=3, category="site_formation").responsible == (
+            "Civil Engineering and Development Department"
+        )
+        assert dict(UtilityCapacity.objects.filter(phase=phase_one).values_list("kind", "responsible")) == {
+            "power": "CLP Power Hong Kong",
+            "water": "Water Supplies Department",
+            "fibre": "HKSTP Digital Infrastructure",
+        }
 
     def test_demo_warnings_name_the_talent_housing_cap(self, demo):
         warnings = {w.code: w for w in selectors.campus_warnings(demo)}
@@ -130,6 +148,20 @@ def test_if_empty_leaves_an_existing_plan_alone(demo):
     Phase.objects.filter(number=4).update(name_en="Renamed")
     call_command("seed_demo", "--if-empty", stdout=io.StringIO())
     assert Phase.objects.get(number=4).name_en == "Renamed"
+
+
+def test_a_data_file_without_responsible_parties_loads_them_blank(db, settings, tmp_path):
+    settings.DEBUG = True
+    data = json.loads(settings.DEMO_DATA_PATH.read_text(encoding="utf-8"))
+    for row in (*data["utilities"], *data["schedule"]):
+        del row["responsible"]
+    path = tmp_path / "demo.json"
+    path.write_text(json.dumps(data), encoding="utf-8")
+
+    call_command("seed_demo", "--path", str(path), stdout=io.StringIO())
+
+    assert set(ScheduleItem.objects.values_list("responsible", flat=True)) == {""}
+    assert set(UtilityCapacity.objects.values_list("responsible", flat=True)) == {""}
 
 
 def test_a_broken_data_file_is_a_clear_error(db, settings, tmp_path):

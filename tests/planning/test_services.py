@@ -18,6 +18,7 @@ from tests.factories import (
     ParcelFactory,
     PhaseFactory,
     ScheduleDependencyFactory,
+    UtilityCapacityFactory,
     grid_square,
 )
 
@@ -342,3 +343,38 @@ class TestEditsAndHistory:
         with pytest.raises(ValidationError) as refused:
             services.parcel_update(parcel=parcel, actor=planner, phase=other_phase)
         assert "another campus" in messages_of(refused.value, "phase")
+
+
+class TestUtilityCapacity:
+    def test_the_responsible_party_is_saved_and_each_change_recorded_old_to_new(self, planner):
+        utility = services.utility_capacity_create(
+            actor=planner,
+            phase=PhaseFactory(),
+            kind="power",
+            capacity=Decimal("12"),
+            available_from=datetime.date(2027, 1, 1),
+            responsible="CLP Power",
+        )
+
+        services.utility_capacity_update(utility=utility, actor=planner, responsible="CLP Power Hong Kong")
+
+        latest, first = utility.history.all()[:2]
+        assert (first.history_type, first.responsible) == ("+", "CLP Power")
+        assert latest.history_user == planner
+        assert [(c.field, c.old, c.new) for c in latest.diff_against(first).changes] == [
+            ("responsible", "CLP Power", "CLP Power Hong Kong"),
+        ]
+        utility.refresh_from_db()
+        assert (utility.responsible, utility.version) == ("CLP Power Hong Kong", 2)
+
+    def test_a_responsible_party_over_200_characters_is_refused_on_its_field(self, planner):
+        utility = UtilityCapacityFactory(responsible="Water Supplies Department")
+
+        with pytest.raises(ValidationError) as refused:
+            services.utility_capacity_update(utility=utility, actor=planner, responsible="x" * 201)
+
+        assert refused.value.message_dict == {
+            "responsible": ["Ensure this value has at most 200 characters (it has 201)."]
+        }
+        utility.refresh_from_db()
+        assert (utility.responsible, utility.version, utility.history.count()) == ("Water Supplies Department", 1, 1)
