@@ -304,7 +304,7 @@ def utility_reason(found: UtilityInputs, label: str, unit: str) -> Reason:
         values["date"] = found.completion
     if planned and not covered:
         values["planned"] = fmt(planned)
-    return say(template, [ref("utility", u) for u in firm + found.planned_lines], **values)
+    return say(template, [ref("utility", u) for u in firm + found.planned_lines], fine=covered, **values)
 
 
 class UtilitiesCriterion(Criterion):
@@ -312,6 +312,7 @@ class UtilitiesCriterion(Criterion):
 
     code = "utilities"
     label = _("Utilities")
+    version = 2  # 2: a reason saying supply covers demand is marked `fine`
     default_weight = Decimal("2")
     default_pass = Decimal("1")
     default_at_risk = Decimal("0.8")
@@ -403,7 +404,7 @@ class MilestonesCriterion(Criterion):
 
     code = "milestones"
     label = _("Schedule")
-    version = 2  # 2: the forecast schedule (completion against target, overdue items of every kind)
+    version = 3  # 2: the forecast schedule (completion against target, overdue items of every kind); 3: `fine`
     default_weight = Decimal("1")
     default_pass = Decimal("1")
     default_at_risk = Decimal("0.3")
@@ -458,6 +459,7 @@ class MilestonesCriterion(Criterion):
                 say(
                     gettext_noop("%(name)s is forecast for %(date)s."),
                     [ref("schedule_item", i)],
+                    fine=True,
                     name=_name(i),
                     date=i.forecast_finish or i.baseline_finish,
                 )
@@ -465,7 +467,11 @@ class MilestonesCriterion(Criterion):
             ]
             if before and len(done) == len(before):
                 reasons.append(
-                    say(gettext_noop("All %(count)s pre-construction milestones are done."), count=len(before))
+                    say(
+                        gettext_noop("All %(count)s pre-construction milestones are done."),
+                        fine=True,
+                        count=len(before),
+                    )
                 )
             if not before:
                 reasons.append(say(gettext_noop("No pre-construction milestones are planned.")))
@@ -474,6 +480,7 @@ class MilestonesCriterion(Criterion):
                     say(
                         gettext_noop("The schedule finishes on %(date)s, on or before the target of %(target)s."),
                         [ref("schedule_item", last)],
+                        fine=True,
                         date=last.forecast_finish,
                         target=phase.planned_completion,
                     )

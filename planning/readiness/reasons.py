@@ -36,15 +36,18 @@ class Reason:
     template: str
     params: dict[str, Any] = field(default_factory=dict)
     objects: list[dict] = field(default_factory=list)
+    # The sentence says something is in order (supply covers demand, the schedule meets its target): context for a
+    # criterion's state, not something that blocks the phase (the dashboard's "what blocks" leaves it out).
+    fine: bool = False
 
 
-def say(template: str, objects: Iterable[dict] = (), **params) -> Reason:
+def say(template: str, objects: Iterable[dict] = (), *, fine: bool = False, **params) -> Reason:
     """A reason. `template` is marked with `gettext_noop` so the catalogue has it; dates are kept as dates."""
     values = {
         name: {"date": value.isoformat()} if isinstance(value, datetime.date) else value
         for name, value in params.items()
     }
-    return Reason(template, values, list(objects))
+    return Reason(template, values, list(objects), fine)
 
 
 def term(msgid: str) -> dict:
