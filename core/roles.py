@@ -12,7 +12,7 @@ ALL_ROLES = (PLANNER, EXECUTIVE, STAFF, PARTNER)
 HOME_BY_ROLE = (
     (STAFF, "admin:index"),
     (PLANNER, "planning:plan"),
-    (EXECUTIVE, "planning:dashboard"),
+    (EXECUTIVE, "dashboard:dashboard"),
     (PARTNER, "partners:portal"),
 )
 

@@ -8,7 +8,7 @@ from core.roles import EXECUTIVE, PARTNER, PLANNER, STAFF, has_role
 NAVIGATION = (
     (_("Plan"), "planning:plan", (PLANNER, STAFF)),
     (_("Schedule"), "planning:schedule", (EXECUTIVE, PLANNER, STAFF)),
-    (_("Dashboard"), "planning:dashboard", (EXECUTIVE, PLANNER, STAFF)),
+    (_("Dashboard"), "dashboard:dashboard", (EXECUTIVE, PLANNER, STAFF)),
     (_("Portal"), "partners:portal", (PARTNER,)),
     (_("Admin"), "admin:index", (STAFF,)),
     (_("API"), "api-docs", (PLANNER, STAFF, EXECUTIVE, PARTNER)),

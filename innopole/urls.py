@@ -11,6 +11,8 @@ from django.views.i18n import set_language
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework.routers import DefaultRouter
 
+from dashboard import views as dashboard_views
+from dashboard.api import DashboardView
 from partners.api.urls import routes as partner_routes
 from planning.api.urls import routes as planning_routes
 from tenants.api.urls import routes as tenant_routes
@@ -52,11 +54,13 @@ urlpatterns = [
     path("i18n/setlang/", login_not_required(set_language), name="set_language"),
     path("admin/", admin.site.urls),
     path("api/v1/auth/token/", ObtainTokenView.as_view(), name="api-token"),
+    path("api/v1/dashboard/", DashboardView.as_view(), name="api-dashboard"),
     path("api/v1/", include(router.urls)),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
     path("api/docs/", ApiDocsView.as_view(url_name="api-schema"), name="api-docs"),
     path("", include("planning.urls")),
     path("portal/", include("partners.urls")),
+    path("dashboard/", include((dashboard_views.urlpatterns, "dashboard"))),
 ]
 
 # Uploaded files are never served from MEDIA_URL, not even with DEBUG on: the download view

@@ -6,7 +6,6 @@ app_name = "planning"
 
 urlpatterns = [
     path("plan/", pages.plan, name="plan"),
-    path("dashboard/", pages.dashboard, name="dashboard"),
     # Import (upload, preview, apply) and the export links: planning.views.exchange.
     path("plan/import/", exchange.parcel_import, name="parcel-import"),
     path("plan/import/done/", exchange.parcel_import_done, name="parcel-import-done"),

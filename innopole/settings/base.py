@@ -39,6 +39,7 @@ INSTALLED_APPS = [
     "planning",
     "partners",
     "tenants",
+    "dashboard",
 ]
 
 MIDDLEWARE = [

@@ -1,4 +1,4 @@
-"""Planning pages: the planner's map workspace (`/plan/`) and, until its own issue rebuilds it, the dashboard.
+"""Planning pages: the planner's map workspace (`/plan/`).
 
 The workspace answers "what is where, and what can I change?": a toolbar of filters kept in the URL, the map (its
 parcels come from one request to the GeoJSON endpoint, never inline in the page), the parcel panel, the parcels
@@ -19,7 +19,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy
 
-from core.roles import EXECUTIVE, PLANNER, STAFF, can_edit_plan, role_required
+from core.roles import PLANNER, STAFF, can_edit_plan, role_required
 
 from .. import asof, selectors
 from ..filtersets import ParcelFilterSet
@@ -77,12 +77,6 @@ def _phase_rows(user, as_of: asof.AsOf | None = None) -> list[Phase]:
 def _campus_warnings(campuses: list[Campus]) -> list:
     """The plan's warnings that are not about one phase (those show in the phase's row)."""
     return [warning for campus in campuses for warning in selectors.campus_level_warnings(campus)]
-
-
-def _phase_page(request, title):
-    campuses = list(Campus.objects.restrict(request.user))
-    context = {"title": title, "phases": _phase_rows(request.user), "plan_warnings": _campus_warnings(campuses)}
-    return render(request, "planning/phase_list.html", context)
 
 
 def parcel_url(code: str, *, as_of: asof.AsOf | None = None) -> str:
@@ -314,8 +308,3 @@ def render_workspace(request, *, parcel_panel: dict | None = None, panel_html: s
 @role_required(PLANNER, STAFF)
 def plan(request):
     return render_workspace(request)
-
-
-@role_required(EXECUTIVE, PLANNER, STAFF)
-def dashboard(request):
-    return _phase_page(request, _("Dashboard"))

@@ -124,7 +124,7 @@ def timeline_url(phase: Phase) -> str:
 def today_url(phase: Phase) -> str:
     """This page for the phase today (the way back from a past day); the phases' list when the phase is gone."""
     if phase.number_today is None:
-        return reverse("planning:dashboard")
+        return reverse("dashboard:dashboard")
     return reverse("planning:phase", args=[phase.number_today]) + phase.query
 
 

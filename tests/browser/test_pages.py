@@ -11,15 +11,15 @@ DEMO_PHASES = ["Phase 1", "Phase 2", "Phase 3", "Phase 4"]
 
 
 @pytest.mark.parametrize(
-    ("role", "path", "heading", "nav_link"),
+    ("role", "path", "heading", "nav_link", "table_name"),
     [
-        ("planner", "/plan/", "Phase plans", "Plan"),
-        ("executive", "/dashboard/", "Dashboard", "Dashboard"),
-        ("partner", "/portal/", "Partner portal", "Portal"),
+        ("planner", "/plan/", "Phase plans", "Plan", "Phases of the campus"),
+        ("executive", "/dashboard/", "Dashboard", "Dashboard", "Readiness of each phase"),
+        ("partner", "/portal/", "Partner portal", "Portal", "Phases of the campus"),
     ],
 )
 def test_each_role_sees_the_demo_phases_on_an_accessible_page(
-    request, page, sign_in, demo, role, path, heading, nav_link
+    request, page, sign_in, demo, role, path, heading, nav_link, table_name
 ):
     sign_in(request.getfixturevalue(role))
 
@@ -27,7 +27,7 @@ def test_each_role_sees_the_demo_phases_on_an_accessible_page(
 
     assert response.status == 200
     expect(page.get_by_role("heading", level=1, name=heading)).to_be_visible()
-    table = page.get_by_role("table", name="Phases of the campus")
+    table = page.get_by_role("table", name=table_name)
     row_headers = table.locator("tbody").get_by_role("rowheader")
     expect(row_headers).to_have_count(len(DEMO_PHASES))
     for header, name in zip(row_headers.all(), DEMO_PHASES, strict=True):

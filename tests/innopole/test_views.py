@@ -99,7 +99,6 @@ class TestRoleHomes:
         ("role", "url"),
         [
             ("partner", "/plan/"),
-            ("partner", "/dashboard/"),
             ("executive", "/plan/"),
             ("planner", "/portal/"),
             ("executive", "/portal/"),
@@ -110,6 +109,11 @@ class TestRoleHomes:
         response = client.get(url)
         assert response.status_code == 403
         assert "Your role does not give access to this page." in response.content.decode()
+
+    def test_a_partner_opening_the_dashboard_is_sent_to_the_portal(self, client, users):
+        sign_in(client, users["partner"])
+        response = client.get("/dashboard/?phase=1")
+        assert response.status_code == 302 and response["Location"] == "/portal/"
 
     def test_navigation_shows_the_role_s_places_and_the_user(self, client, planner):
         sign_in(client, planner)

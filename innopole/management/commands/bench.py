@@ -21,11 +21,15 @@ phases. At each size, with wall-clock times taken as the best of `--repeat` runs
   with the database), and the recompute of phase 1, whose own rows are the same at every size.
 
 Then, on the full dataset, pages and endpoints (`innopole.bench.measure_pages`): each list page (/plan/,
-/dashboard/, /portal/), list endpoint, roll-up and admin changelist is requested in-process with the test Client,
-signed in as the role that uses it, in `--rounds` interleaved rounds; its median is divided by that of `/healthz` in
-the same rounds (goal ≤ 10×). The parcels' GeoJSON is divided by the plain path it must stay close to, the same
-rows read with `values()` and dumped by `json.dumps` (goal ≤ 2×). Each row has its status, size, query count and
-whether its goal is met.
+/portal/), list endpoint, roll-up and admin changelist is requested in-process with the test Client, signed in as
+the role that uses it, in `--rounds` interleaved rounds; its median is divided by that of `/healthz` in the same
+rounds (goal ≤ 10×). The parcels' GeoJSON is divided by the plain path it must stay close to, the same rows read
+with `values()` and dumped by `json.dumps` (goal ≤ 2×). The executive dashboard, `/dashboard/` and
+`GET /api/v1/dashboard/`, is divided by a trivial page the same executive reads (`/accounts/password_change/`):
+warm, its figures cached (goal ≤ 3×), and cold, the data's generation moved on before each request so the figures
+are computed afresh (stated, no goal). Each row has its status, size, query count and whether its goal is met.
+Then the API's headline figures, for the campus and each phase, are checked against one hand-written SQL statement
+(`innopole.bench.check_dashboard_figures`); the mismatches are listed (there should be none).
 
 Then the scheduling engine alone (`innopole.bench.measure_schedule_engine`) on 100 synthetic networks of 200 items,
 against a plain topological sort of the same graphs.
@@ -54,6 +58,7 @@ from pathlib import Path
 
 import django
 import psycopg
+from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -143,8 +148,16 @@ class Command(BaseCommand):
                     "rounds": rounds,
                     "goal_vs_healthz": bench.PAGE_GOAL,
                     "goal_geojson_vs_json_dumps": bench.GEOJSON_GOAL,
+                    "goal_dashboard_warm_vs_trivial": bench.DASHBOARD_WARM_GOAL,
                     "all_goals_met": all(row["goal_met"] for row in pages if row["goal"] is not None),
                     "targets": pages,
+                }
+                self.stdout.write("[dashboard] the API's figures against hand-written SQL…")
+                results["dashboard"] = {
+                    "rounds": rounds,
+                    "cache": settings.CACHES["default"]["BACKEND"],
+                    **bench.dashboard_ratios(pages),
+                    "sql_check": bench.check_dashboard_figures(),
                 }
                 self.stdout.write("[schedule] the scheduling engine on 100 phases' networks…")
                 results["schedule_engine"] = bench.measure_schedule_engine(repeat, log=self.stdout.write)
@@ -337,6 +350,8 @@ class Command(BaseCommand):
         )
         if "pages" in results:
             self.report_pages(results["pages"])
+        if "dashboard" in results:
+            self.report_dashboard(results["dashboard"])
         if "schedule_engine" in results:
             self.report_schedule(results["schedule_engine"])
         if "map_render" in results:
@@ -412,8 +427,33 @@ class Command(BaseCommand):
         verdict = "every goal met" if pages["all_goals_met"] else "NOT every goal met"
         write(
             f"Goals: pages, endpoints and changelists ≤ {pages['goal_vs_healthz']:g}× /healthz; GeoJSON "
-            f"≤ {pages['goal_geojson_vs_json_dumps']:g}× json.dumps of the same rows: {verdict}."
+            f"≤ {pages['goal_geojson_vs_json_dumps']:g}× json.dumps of the same rows; the dashboard, warm, "
+            f"≤ {pages['goal_dashboard_warm_vs_trivial']:g}× {bench.TRIVIAL_PAGE} (cold: no goal): {verdict}."
         )
+
+    def report_dashboard(self, figures: dict) -> None:
+        write = self.stdout.write
+        write("")
+        write(
+            f"Executive dashboard, median of {figures['rounds']} round(s), against {figures['trivial_url']} read by "
+            f"the same executive ({figures['trivial_ms']:.1f} ms); cache {figures['cache']}:"
+        )
+        for what, label in (("page", "page"), ("api", "API ")):
+            row = figures[what]
+            met = "met" if row["warm_goal_met"] else "NOT met"
+            write(
+                f"  {label} {row['url']:<20} warm {row['warm_ms']:>8.1f} ms {row['warm_vs_trivial']:>7.2f}× "
+                f"(goal ≤ {figures['goal_warm']:g}×: {met}, {row['warm_queries']} queries); "
+                f"cold {row['cold_ms']:>8.1f} ms {row['cold_vs_trivial']:>7.2f}× "
+                f"(no goal, {row['cold_queries']} queries)"
+            )
+        check = figures["sql_check"]
+        write(
+            f"  GET /api/v1/dashboard/ against hand-written SQL: {len(check['figures'])} figures for the campus and "
+            f"{check['scopes'] - 1} phase(s), {check['compared']:,} values, {check['mismatches']} mismatch(es)."
+        )
+        for row in check["mismatched"]:
+            write(f"    MISMATCH {row['scope']} {row['figure']}: API {row['api']}, SQL {row['sql']}")
 
     def report_map(self, figures: dict) -> None:
         write = self.stdout.write
