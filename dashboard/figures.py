@@ -406,6 +406,13 @@ class _Reader:
             return (phase_id, True) if phase_id in self._campus_phase_ids else (None, False)
         return None, True
 
+    def _eoi_counted(self, group: dict) -> tuple[bool, int | None]:
+        """Whether a group of EOIs counts under the filters (on the campus, of the type, in the phase), and the
+        phase it counts in."""
+        phase_id, on_campus = self._eoi_phase(group["preferred_parcel_id"], group["preferred_phase_id"])
+        in_phase = self.filters.phase is None or phase_id in self.phases
+        return on_campus and in_phase and self.type_ok(group["facility_type_id"]), phase_id
+
     def _eois(self) -> None:
         """Live EOIs (submitted, under review, shortlisted, on hold, accepted): their count, GFA, jobs and
         investment; and the pipeline's counts by status and by sector (every status but draft)."""
@@ -420,10 +427,8 @@ class _Reader:
             .annotate(count=Count("id"), gfa=Sum("gfa_m2"), jobs=Sum("jobs"), investment=Sum("investment_hkd_m"))
         )
         for group in groups:
-            phase_id, on_campus = self._eoi_phase(group["preferred_parcel_id"], group["preferred_phase_id"])
-            if not on_campus or not self.type_ok(group["facility_type_id"]):
-                continue
-            if self.filters.phase is not None and phase_id not in self.phases:
+            counted, phase_id = self._eoi_counted(group)
+            if not counted:
                 continue
             for summary in (self.eoi_status[group["status"]], self.eoi_sector[group["organisation__sector"]]):
                 summary["count"] += group["count"]
@@ -457,10 +462,7 @@ class _Reader:
             day = (day + datetime.timedelta(days=32)).replace(day=1)
         counts = dict.fromkeys(months, 0)
         for group in groups:
-            phase_id, on_campus = self._eoi_phase(group["preferred_parcel_id"], group["preferred_phase_id"])
-            if not on_campus or not self.type_ok(group["facility_type_id"]):
-                continue
-            if self.filters.phase is not None and phase_id not in self.phases:
+            if not self._eoi_counted(group)[0]:
                 continue
             month = group["month"]
             month = month.date() if isinstance(month, datetime.datetime) else month

@@ -193,10 +193,6 @@ def page_context(request, found: dict) -> dict:
         "blocking": blocking,
         "blockers": blockers,
         "trend_days": trend_days,
-        "trend_rows": [
-            {"name": line["name"], "points": line["points"][-1:] and line["points"][-1]}
-            for line in found["readiness_trend"]
-        ],
         "computed_at": timezone.localtime(found["computed_at"]),
     }
 

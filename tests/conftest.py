@@ -2,12 +2,15 @@
 (per test, or once per module or class for tests that only read it)."""
 
 import io
+import json
+import tempfile
+from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core.cache import cache
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.test import override_settings
 from django.utils import translation
 from rest_framework.authtoken.models import Token
@@ -16,6 +19,12 @@ from rest_framework.test import APIClient
 from core.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
 from tests.factories import CampusFactory, OrganisationFactory, UserFactory, partner_user
 from tests.processes import RedisServer
+
+
+def pytest_collection_modifyitems(config, items):
+    """The slow items first: with two processes sharing the run out, a long item started last leaves the other
+    process idle until it ends (schemathesis's tests and the bench's run are single items of half a minute)."""
+    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
 
 
 @pytest.fixture(autouse=True)
@@ -100,12 +109,69 @@ def campus(db):
     return CampusFactory()
 
 
+# The demo's rows as seed_demo left them, dumped the first time this process loads it; keyed by whether it was loaded
+# inside a transaction (then no on-commit work ran: readiness not computed) or not (a live-server test: it ran).
+DEMO_DUMPS: dict[bool, Path] = {}
+# What seed_demo writes: the apps' rows with their history, and the demo users (their roles by group name).
+DEMO_MODELS = ["planning", "partners", "tenants", "auth.user"]
+
+
+def _migration_defaults():
+    from partners.models import CommitmentStage
+    from planning.models import ReadinessCriterionSetting, ReadinessPolicy
+
+    return [ReadinessCriterionSetting, ReadinessPolicy, CommitmentStage]
+
+
+def _dumped_models():
+    from django.apps import apps
+
+    return [
+        model
+        for label in DEMO_MODELS
+        for model in ([apps.get_model(label)] if "." in label else apps.get_app_config(label).get_models())
+    ]
+
+
+def _highest_keys() -> dict[str, int]:
+    from django.db.models import Max
+
+    return {model._meta.label_lower: model.objects.aggregate(top=Max("pk"))["top"] or 0 for model in _dumped_models()}
+
+
+def _dump_demo(path: Path, before: dict[str, int]) -> None:
+    """The rows seed_demo wrote (keys above those the test had before it), and the rows migrations create in full
+    (seed_demo may change them): not the test's own rows (its users, say), which the next test does not have."""
+    defaults = {model._meta.label_lower for model in _migration_defaults()}
+    defaults |= {model.history.model._meta.label_lower for model in _migration_defaults()}
+    out = io.StringIO()
+    call_command("dumpdata", *DEMO_MODELS, natural_foreign=True, stdout=out)
+    rows = [row for row in json.loads(out.getvalue()) if row["model"] in defaults or row["pk"] > before[row["model"]]]
+    path.write_text(json.dumps(rows), encoding="utf-8")
+
+
 def load_demo():
-    """seed_demo (every row through the services); it refuses to run with DEBUG off, as on a real deployment."""
+    """The demo campus: seed_demo (every row through the services; it refuses to run with DEBUG off, as on a real
+    deployment) the first time in this test process, then the same rows loaded from the dump of that first run —
+    seconds each time a browser test or a module needs it, a tenth of that loaded."""
     from planning.models import Campus
 
+    in_transaction = connection.in_atomic_block
+    dump = DEMO_DUMPS.get(in_transaction)
     with override_settings(DEBUG=True):
-        call_command("seed_demo", stdout=io.StringIO())
+        if dump is None:
+            before = _highest_keys()
+            call_command("seed_demo", stdout=io.StringIO())
+            dump = Path(tempfile.mkdtemp(prefix="innopole-demo-")) / f"demo-{int(in_transaction)}.json"
+            _dump_demo(dump, before)
+            DEMO_DUMPS[in_transaction] = dump
+        else:
+            # The rows migrations create (readiness settings, commitment stages) are in the dump as seed_demo found
+            # them: in their place, so the dump's keys are the ones its rows refer to.
+            for model in _migration_defaults():
+                model.objects.all().delete()
+                model.history.all().delete()  # with the records of the deletion just made
+            call_command("loaddata", str(dump), stdout=io.StringIO())
     return Campus.objects.get(code="innopole")
 
 

@@ -44,6 +44,8 @@ from tests.factories import (
     partner_user,
 )
 
+pytestmark = pytest.mark.slow  # half a minute an item: started first (tests/conftest.py)
+
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
 
@@ -161,7 +163,7 @@ def test_creates_and_updates_of_shapes_conform_to_the_schema(case, fuzz_rows):
 
 
 @schema.include(method=WRITE_METHODS, path_regex=PLAN).exclude(method="POST", path_regex=ACTION).parametrize()
-@settings(max_examples=4, **FUZZ)
+@settings(max_examples=3, **FUZZ)
 def test_creates_and_updates_of_the_plan_conform_to_the_schema(case, fuzz_rows):
     call(case, fuzz_rows)
 
@@ -173,7 +175,7 @@ def test_creates_and_updates_of_the_plan_conform_to_the_schema(case, fuzz_rows):
     .exclude(path_regex=PLAN)
     .parametrize()
 )
-@settings(max_examples=4, **FUZZ)
+@settings(max_examples=3, **FUZZ)
 def test_other_creates_and_updates_conform_to_the_schema(case, fuzz_rows):
     call(case, fuzz_rows)
 
