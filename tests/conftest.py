@@ -21,12 +21,6 @@ from tests.factories import CampusFactory, OrganisationFactory, UserFactory, par
 from tests.processes import RedisServer
 
 
-def pytest_collection_modifyitems(config, items):
-    """The slow items first: with two processes sharing the run out, a long item started last leaves the other
-    process idle until it ends (schemathesis's tests and the bench's run are single items of half a minute)."""
-    items.sort(key=lambda item: item.get_closest_marker("slow") is None)
-
-
 @pytest.fixture(autouse=True)
 def _fresh_cache():
     """Each test starts with an empty cache (sign-in failure counts, throttles)."""

@@ -44,7 +44,7 @@ from tests.factories import (
     partner_user,
 )
 
-pytestmark = pytest.mark.slow  # half a minute an item: started first (tests/conftest.py)
+pytestmark = pytest.mark.slow  # half a minute an item
 
 CHECKS = [not_a_server_error, response_schema_conformance, content_type_conformance]
 PNG = b"\x89PNG\r\n\x1a\n" + b"\x00" * 64
