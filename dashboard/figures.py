@@ -209,7 +209,7 @@ class _Reader:
 
         readiness = self._readiness()
         schedule = self._schedule()
-        blockers = self._blockers(readiness, schedule)
+        blockers = self._blockers()
         # Filtered to a phase, the top-level figures are the phase's (its target area in place of the campus's).
         scope_totals = self.campus_totals if self.filters.phase is None else self._only_phase_totals()
         campus_values = scope_totals.finish()
@@ -667,7 +667,7 @@ class _Reader:
 
     # --- what blocks each phase --------------------------------------------------------------------------------
 
-    def _blockers(self, readiness: dict, schedule: dict) -> dict[int, list[dict]]:
+    def _blockers(self) -> dict[int, list[dict]]:
         """For each phase: every reason of a failing or at-risk criterion with the objects behind it (their owner
         and date where they have one), each critical item that slips, and — when commitments fall short — the
         largest commitments not yet binding (below agreement for lease), with their organisation."""

@@ -5,7 +5,7 @@ items open at their row of the phase's timeline, utility lines at the phase's su
 both), commitments in the admin (staff only: nobody else has a page for one, and gets no link).
 """
 
-from django.urls import NoReverseMatch, reverse
+from django.urls import reverse
 
 from core.roles import STAFF, can_edit_plan, has_role
 from planning.views.pages import parcel_url
@@ -26,10 +26,7 @@ def object_url(obj: dict, user) -> str:
     if kind == "utility" and phase is not None:
         return f"{_phase_page(phase)}#utilities-heading"
     if kind == "commitment" and has_role(user, STAFF):
-        try:
-            return reverse("admin:partners_commitment_change", args=[obj["id"]])
-        except NoReverseMatch:
-            return ""
+        return reverse("admin:partners_commitment_change", args=[obj["id"]])
     return ""
 
 

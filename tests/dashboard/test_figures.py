@@ -64,10 +64,12 @@ def by_key(rows: list[dict], key: str) -> dict:
     return {row[key]: row for row in rows}
 
 
-def skip_after(last_day: datetime.date, why: str) -> None:
-    """Skip a test whose hand-computed dates only hold while today is on or before `last_day`."""
-    if timezone.localdate() > last_day:
-        pytest.skip(f"the demo's dates have been overtaken by today ({why}): update the expectations")
+def holds_until(last_day: datetime.date, why: str) -> None:
+    """A test whose hand-computed dates hold while today is on or before `last_day` fails, saying so, once it is
+    not: the demo's dates (data/innopole-demo.json) and these expectations then need moving on together."""
+    assert timezone.localdate() <= last_day, (
+        f"the demo's dates have been overtaken by today ({why}): move them and these expectations on"
+    )
 
 
 @pytest.fixture(scope="class")
@@ -410,7 +412,7 @@ class TestDemoFigures:
 
     def test_forecast_completion_against_target(self, demo):
         today = timezone.localdate()
-        skip_after(date(2027, 9, 30), "phase 2's site handover may not start before 30 Sep 2027")
+        holds_until(date(2027, 9, 30), "phase 2's site handover may not start before 30 Sep 2027")
         completion = {
             row["number"]: (row["forecast_completion"], row["target_completion"], row["completion_slip_days"])
             for row in figures(demo, Filters())["phases"]
@@ -435,7 +437,7 @@ class TestDemoFigures:
 
     def test_milestones_ahead_and_overdue_items(self, demo):
         today = timezone.localdate()
-        skip_after(date(2027, 6, 29), "phase 2's baseline handover is 30 Jun 2027")
+        holds_until(date(2027, 6, 29), "phase 2's baseline handover is 30 Jun 2027")
         schedule = figures(demo, Filters())["schedule"]
         # Unfinished milestones and their forecast: phase 1's consents wait for their "not before" days or today,
         # whichever is later; phases 2–4's for their own "not before" days (see the completion test).
@@ -465,7 +467,7 @@ class TestDemoFigures:
         assert sorted(overdue, key=lambda row: row[1]) == [(name, day) for name, day in baselines if day < today]
 
     def test_blockers_of_every_kind(self, demo):
-        skip_after(date(2027, 1, 10), "phase 1's float depends on its approval's 10 Jan 2027 'not before' day")
+        holds_until(date(2027, 1, 10), "phase 1's float depends on its approval's 10 Jan 2027 'not before' day")
         found = figures(demo, Filters())
         blockers = {row["number"]: row["blockers"] for row in found["phases"]}
         kinds = {number: Counter(row["kind"] for row in rows) for number, rows in blockers.items()}
