@@ -60,8 +60,12 @@ def browser():
 
 
 @pytest.fixture
-def context(browser, live_server):
-    """A fresh browser context (no cookies) whose relative URLs go to the live server, in British English."""
+def context(browser, live_server, transactional_db):
+    """A fresh browser context (no cookies) whose relative URLs go to the live server, in British English.
+
+    It asks for the database itself so that it is closed before the database is flushed after the test: a request
+    a page still had in flight then cannot hold a table the flush's TRUNCATE waits for (a deadlock, seen once, that
+    left the next test the last one's rows)."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
