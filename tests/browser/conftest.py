@@ -24,7 +24,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
     "--no-first-run",
 ]
-TIMEOUT_MS = 10_000
+TIMEOUT_MS = 20_000
 # A screenshot of every page open when a browser test fails (git-ignored), for the failure's report.
 ARTIFACTS = Path(__file__).resolve().parents[2] / "test-artifacts"
 
@@ -63,9 +63,11 @@ def browser():
 def context(browser, live_server, transactional_db):
     """A fresh browser context (no cookies) whose relative URLs go to the live server, in British English.
 
-    It asks for the database itself so that it is closed before the database is flushed after the test: a request
-    a page still had in flight then cannot hold a table the flush's TRUNCATE waits for (a deadlock, seen once, that
-    left the next test the last one's rows)."""
+    It asks for the database itself so that its teardown runs before the database is flushed after the test: the
+    context is closed, then the live server's requests still in flight are waited for. A request a page had fired
+    as the test ended (an htmx refresh after the last assertion, say) would otherwise hold a table the flush's
+    TRUNCATE waits for while waiting for one the TRUNCATE holds: PostgreSQL ends that deadlock by failing one side
+    (seen: a 500 from /plan/ in the log, and once the next test given the last one's rows)."""
     from playwright.sync_api import expect
 
     expect.set_options(timeout=TIMEOUT_MS)
@@ -73,6 +75,16 @@ def context(browser, live_server, transactional_db):
     context.set_default_timeout(TIMEOUT_MS)
     yield context
     context.close()
+    wait_for_requests_in_flight(live_server)
+
+
+def wait_for_requests_in_flight(live_server) -> None:
+    """Join the live server's request threads. Django's ThreadedWSGIServer is a socketserver.ThreadingMixIn, which
+    keeps its handler threads in `_threads` (it joins them itself only when the server closes)."""
+    for thread in list(getattr(live_server.thread.httpd, "_threads", ())):
+        thread.join(timeout=TIMEOUT_MS / 1000)
+        if thread.is_alive():
+            raise AssertionError(f"a live-server request still running {TIMEOUT_MS} ms after the test: {thread.name}")
 
 
 @pytest.fixture
