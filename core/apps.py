@@ -11,11 +11,18 @@ STAFF_APPS = ("planning", "partners", "tenants")
 def ensure_roles(sender, using="default", **kwargs) -> None:
     """Create the role groups and give Staff every permission on the domain apps, and the sign-in audit to read.
 
-    Runs after every migrate (and every flush, which tests with a live server do), so the groups always exist.
+    Runs after every migrate (and every flush, which tests with a live server do), so the groups always exist: once,
+    when the last app's post_migrate is sent. Each app's signal creates that app's permissions (django.contrib.auth),
+    so only then do all the permissions given here exist.
     """
+    from django.apps import apps
     from django.contrib.auth.models import Group, Permission
 
     from core.roles import ALL_ROLES, STAFF
+
+    with_models = [config for config in apps.get_app_configs() if config.models_module is not None]
+    if sender is not with_models[-1]:
+        return
 
     for name in ALL_ROLES:
         Group.objects.using(using).get_or_create(name=name)

@@ -3,8 +3,6 @@
 
 import io
 import json
-import tempfile
-from pathlib import Path
 
 import pytest
 from django.conf import settings
@@ -17,6 +15,7 @@ from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from core.roles import EXECUTIVE, PARTNER, PLANNER, STAFF
+from tests.demo_loader import DemoDump
 from tests.factories import CampusFactory, OrganisationFactory, UserFactory, partner_user
 from tests.processes import RedisServer
 
@@ -103,9 +102,10 @@ def campus(db):
     return CampusFactory()
 
 
-# The demo's rows as seed_demo left them, dumped the first time this process loads it; keyed by whether it was loaded
-# inside a transaction (then no on-commit work ran: readiness not computed) or not (a live-server test: it ran).
-DEMO_DUMPS: dict[bool, Path] = {}
+# The demo's rows as seed_demo left them, dumped the first time this process loads it and kept in memory, deserialised;
+# keyed by whether it was loaded inside a transaction (then no on-commit work ran: readiness not computed) or not (a
+# live-server test: it ran).
+DEMO_DUMPS: dict[bool, DemoDump] = {}
 # What seed_demo writes: the apps' rows with their history, and the demo users (their roles by group name).
 DEMO_MODELS = ["planning", "partners", "tenants", "auth.user"]
 
@@ -133,7 +133,7 @@ def _highest_keys() -> dict[str, int]:
     return {model._meta.label_lower: model.objects.aggregate(top=Max("pk"))["top"] or 0 for model in _dumped_models()}
 
 
-def _dump_demo(path: Path, before: dict[str, int]) -> None:
+def _dump_demo(before: dict[str, int]) -> DemoDump:
     """The rows seed_demo wrote (keys above those the test had before it), and the rows migrations create in full
     (seed_demo may change them): not the test's own rows (its users, say), which the next test does not have."""
     defaults = {model._meta.label_lower for model in _migration_defaults()}
@@ -141,13 +141,14 @@ def _dump_demo(path: Path, before: dict[str, int]) -> None:
     out = io.StringIO()
     call_command("dumpdata", *DEMO_MODELS, natural_foreign=True, stdout=out)
     rows = [row for row in json.loads(out.getvalue()) if row["model"] in defaults or row["pk"] > before[row["model"]]]
-    path.write_text(json.dumps(rows), encoding="utf-8")
+    return DemoDump(rows)
 
 
 def load_demo():
     """The demo campus: seed_demo (every row through the services; it refuses to run with DEBUG off, as on a real
-    deployment) the first time in this test process, then the same rows loaded from the dump of that first run —
-    seconds each time a browser test or a module needs it, a tenth of that loaded."""
+    deployment) the first time in this test process, then the same rows written again from the dump of that first
+    run (`DemoDump.load`: what loaddata would write, in about fifty queries) — seconds the first time, about a tenth
+    of a second each later time a browser test or a module needs it."""
     from planning.models import Campus
 
     in_transaction = connection.in_atomic_block
@@ -156,16 +157,14 @@ def load_demo():
         if dump is None:
             before = _highest_keys()
             call_command("seed_demo", stdout=io.StringIO())
-            dump = Path(tempfile.mkdtemp(prefix="innopole-demo-")) / f"demo-{int(in_transaction)}.json"
-            _dump_demo(dump, before)
-            DEMO_DUMPS[in_transaction] = dump
+            DEMO_DUMPS[in_transaction] = _dump_demo(before)
         else:
             # The rows migrations create (readiness settings, commitment stages) are in the dump as seed_demo found
             # them: in their place, so the dump's keys are the ones its rows refer to.
             for model in _migration_defaults():
                 model.objects.all().delete()
                 model.history.all().delete()  # with the records of the deletion just made
-            call_command("loaddata", str(dump), stdout=io.StringIO())
+            dump.load()
     return Campus.objects.get(code="innopole")
 
 
