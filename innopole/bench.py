@@ -7,6 +7,8 @@ connection closed and reopened), runs `migrate` there, generates and measures, t
 drops the scratch database — also when anything fails. The user needs CREATEDB on the server; PostgreSQL only
 (the figures are about the production database, and the SQL baseline is PostgreSQL's dialect). Should the new
 database come with a campus in it (copied from a polluted `template1`), the command refuses unless `--force`.
+With `--template` it is instead a copy of an already migrated database, emptied (`scratch_database`): the test suite
+copies its test database rather than running every migration again; the figures are the same either way.
 
 The data. An HKSTP-scale campus far beyond INNOPOLE's own: 100 phases, each with 50 parcels (60 m squares on a
 70 m grid, so none overlap, all inside one large campus boundary), 4 facilities per parcel using the demo's 11
@@ -179,29 +181,41 @@ def _point_default_at(name: str) -> None:
 
 
 @contextlib.contextmanager
-def scratch_database(*, log: Callable[[str], None] = print) -> Iterator[str]:
+def scratch_database(*, log: Callable[[str], None] = print, template: str | None = None) -> Iterator[str]:
     """Create `innopole_bench_<pid>` on the configured server, point `default` at it, migrate; drop it after.
 
     Uses the backend's maintenance connection (`_nodb_cursor`, the one Django's test runner creates and drops test
     databases with), so the configured database itself is never connected to for writing.
+
+    With `template`, the new database is a copy of that database of the same server (`CREATE DATABASE … TEMPLATE`,
+    as Django's test runner clones test databases), already migrated by this project: `migrate` then applies only
+    what it lacks, and `flush` empties the copy (its rows, not the template's) and lets the apps' post_migrate
+    handlers write their defaults again, so the copy holds what a freshly migrated database holds, in seconds
+    instead of every migration run again. PostgreSQL copies a database only while no one else is connected to it;
+    if the copy is refused, the benchmark says so and migrates an empty database instead.
     """
     if connection.vendor != "postgresql":
         raise BenchError(f"The benchmark runs on PostgreSQL only; the configured database is {connection.vendor}.")
     name = f"innopole_bench_{os.getpid()}"
     original = connection.settings_dict["NAME"]
     quoted = connection.ops.quote_name(name)
-    try:
-        with connection._nodb_cursor() as cursor:
-            cursor.execute(f"CREATE DATABASE {quoted}")
-    except DatabaseError as error:
-        raise BenchError(
-            f"Could not create the scratch database {name} on the configured server ({error}). "
-            "The benchmark needs a PostgreSQL user allowed to create databases (CREATEDB)."
-        ) from error
-    log(f"Created the scratch database {name} (the configured database {original} is not touched).")
+    copied = template is not None and _copy_database(template, quoted, log=log)
+    if not copied:
+        try:
+            with connection._nodb_cursor() as cursor:
+                cursor.execute(f"CREATE DATABASE {quoted}")
+        except DatabaseError as error:
+            raise BenchError(
+                f"Could not create the scratch database {name} on the configured server ({error}). "
+                "The benchmark needs a PostgreSQL user allowed to create databases (CREATEDB)."
+            ) from error
+    source = f" as a copy of {template}" if copied else ""
+    log(f"Created the scratch database {name}{source} (the configured database {original} is not touched).")
     try:
         _point_default_at(name)
         call_command("migrate", verbosity=0, interactive=False)
+        if copied:
+            call_command("flush", verbosity=0, interactive=False)
         yield name
     finally:
         _point_default_at(original)
@@ -209,6 +223,18 @@ def scratch_database(*, log: Callable[[str], None] = print) -> Iterator[str]:
             cursor.execute(f"DROP DATABASE IF EXISTS {quoted} WITH (FORCE)")
         connection.close()
         log(f"Dropped the scratch database {name}.")
+
+
+def _copy_database(template: str, quoted: str, *, log: Callable[[str], None]) -> bool:
+    """`CREATE DATABASE <quoted> TEMPLATE <template>`; False (and why, logged) when the server refuses the copy."""
+    connection.close()  # our own session on the template, if it is the configured database, would block the copy
+    try:
+        with connection._nodb_cursor() as cursor:
+            cursor.execute(f"CREATE DATABASE {quoted} TEMPLATE {connection.ops.quote_name(template)}")
+    except DatabaseError as error:
+        log(f"Could not copy {template} ({str(error).strip()}); migrating an empty database instead.")
+        return False
+    return True
 
 
 def analyse() -> None:
@@ -1001,9 +1027,12 @@ def plain_geojson_rows() -> str:
     return json.dumps(rows, default=str)
 
 
-def measure_pages(rounds: int, *, log: Callable[[str], None] = print) -> list[dict]:
+def measure_pages(rounds: int, *, warm_up: bool = True, log: Callable[[str], None] = print) -> list[dict]:
     """Median time of every target over `rounds` interleaved rounds (after one warm-up round), its ratio to its
-    baseline with the goal and whether it is met, the response's status and size, and its SQL query count."""
+    baseline with the goal and whether it is met, the response's status and size, and its SQL query count.
+
+    Without `warm_up` (`--no-warm-up`, for checking the command rather than reading its figures) the status, size
+    and query count come from the first timed round, whose times then include the first requests' costs."""
     from django.test import Client
     from django.test.utils import CaptureQueriesContext, override_settings
 
@@ -1026,16 +1055,19 @@ def measure_pages(rounds: int, *, log: Callable[[str], None] = print) -> list[di
         close_old_connections()
         return response.status_code, len(body)
 
+    def counted(target: Target) -> dict:
+        with CaptureQueriesContext(connection) as queries:
+            status, size = request(target)
+        return {"status": status, "bytes": size, "queries": len(queries)}
+
     times: dict[str, list[float]] = {target.name: [] for target in PAGE_TARGETS}
     facts: dict[str, dict] = {}
     # The test Client outside the test runner: its host must be allowed; DEBUG off so no query log is kept.
     with override_settings(ALLOWED_HOSTS=["testserver"], DEBUG=False, SECURE_SSL_REDIRECT=False):
-        for target in PAGE_TARGETS:  # warm-up, and the query count of one request
+        for target in PAGE_TARGETS if warm_up else ():  # warm-up, and the query count of one request
             if target.cold:
                 freshness._bump()  # what a committed change does: the cached figures are not read again
-            with CaptureQueriesContext(connection) as queries:
-                status, size = request(target)
-            facts[target.name] = {"status": status, "bytes": size, "queries": len(queries)}
+            facts[target.name] = counted(target)
         for number in range(rounds):
             for target in PAGE_TARGETS:
                 if target.cold:
@@ -1043,8 +1075,12 @@ def measure_pages(rounds: int, *, log: Callable[[str], None] = print) -> list[di
                 # Each target starts from a collected heap: the 5,000-row targets leave enough garbage that the next
                 # one would otherwise pay for their collection (the GeoJSON measured 1.1× alone, 2.3× after them).
                 gc.collect()
-                began = time.perf_counter()
-                request(target)
+                if target.name in facts:
+                    began = time.perf_counter()
+                    request(target)
+                else:  # no warm-up: this first request also gives the facts
+                    began = time.perf_counter()
+                    facts[target.name] = counted(target)
                 times[target.name].append(time.perf_counter() - began)
             log(f"  round {number + 1}/{rounds} done")
     medians = {name: float(np.median(values)) for name, values in times.items()}
@@ -1265,9 +1301,10 @@ MAP_EMPTY = "?zoning=__no-such-zoning__"
 MAP_TIMEOUT_MS = 180_000
 
 
-def measure_map_render(rounds: int, *, log: Callable[[str], None] = print) -> dict:
+def measure_map_render(rounds: int, *, warm_up: bool = True, log: Callable[[str], None] = print) -> dict:
     """Median time to the first paint of all parcels on `/plan/` and of an empty map, in `rounds` interleaved rounds
-    (after one warm-up of each), with the number of shapes drawn; `skipped` says why when it cannot run here."""
+    (after one warm-up of each, unless not `warm_up`), with the number of shapes drawn; `skipped` says why when it
+    cannot run here."""
     try:
         from playwright.sync_api import sync_playwright
     except ImportError:
@@ -1327,7 +1364,8 @@ def measure_map_render(rounds: int, *, log: Callable[[str], None] = print) -> di
                     page.close()
                     return result
 
-                render(MAP_EMPTY), render(MAP_FULL)  # warm-up: caches, the scripts compiled once
+                if warm_up:  # caches, the scripts compiled once
+                    render(MAP_EMPTY), render(MAP_FULL)
                 for number in range(rounds):
                     for name, query in (("empty", MAP_EMPTY), ("full", MAP_FULL)):
                         result = render(query)

@@ -1,8 +1,9 @@
 """`manage.py bench` (`make bench`): how the readiness engine performs at HKSTP scale, as ratios from one run.
 
-It creates and later drops its own PostgreSQL database on the configured server, fills it with a synthetic campus
-(see `innopole.bench`), and grows it in three steps — 1 %, 10 % and 100 % of the dataset, that is 1, 10 and 100
-phases. At each size, with wall-clock times taken as the best of `--repeat` runs:
+It creates and later drops its own PostgreSQL database on the configured server (migrated, or with `--template` a
+copy of an already migrated database, emptied), fills it with a synthetic campus (see `innopole.bench`), and grows
+it in three steps — 1 %, 10 % and 100 % of the dataset, that is 1, 10 and 100 phases. At each size, with wall-clock
+times taken as the best of `--repeat` runs:
 
 - engine: `readiness.evaluate(all phases)`, the engine path without snapshot writes;
 - SQL: one hand-written query computing every per-phase sum the criteria need (site and handed-over area, power
@@ -37,6 +38,9 @@ against a plain topological sort of the same graphs.
 Then the map in Chromium (`innopole.bench.measure_map_render`, `--map-rounds`, 0 skips it): `/plan/` opened in the
 system Chromium against a live server on the scratch database, the time from navigation start to the first paint of
 every parcel, against the same page with a filter that selects none, in the same browser run.
+
+The pages and the map are timed after an untimed warm-up round of each; `--no-warm-up` skips it, for a quick check of
+the command (the tests) whose times are not meant to be read.
 
 Last, the stored schedule (`innopole.bench.measure_stored_schedule`, `--schedule-phases`, default 100): campuses of
 their own with 100 phases of 20 and of 200 schedule items (20,000 items at the larger size), every phase recomputed
@@ -104,11 +108,28 @@ class Command(BaseCommand):
             "0 skips the browser).",
         )
         parser.add_argument(
+            "--no-warm-up",
+            dest="warm_up",
+            action="store_false",
+            help="Skip the untimed warm-up round of the pages and endpoints and of the map (default: one of each "
+            "before the timed rounds). The first timed round then pays for the first requests (caches, templates, "
+            "scripts compiled) and gives the status, size and query count: for checking the command quickly (the "
+            "tests), not for reading its figures.",
+        )
+        parser.add_argument(
             "--schedule-phases",
             type=int,
             default=bench.SCHEDULE_PHASES,
             help=f"Phases of the stored schedule, at {' and '.join(map(str, bench.STORED_SCHEDULE_SIZES))} items each "
             f"(default {bench.SCHEDULE_PHASES}).",
+        )
+        parser.add_argument(
+            "--template",
+            metavar="DATABASE",
+            help="Create the scratch database as a copy of DATABASE, on the same server and already migrated by "
+            "this project, emptied after the copy, instead of running every migration in an empty one (faster; the "
+            "tests use their test database). Nobody else may be connected to it; if the copy is refused, an empty "
+            "database is migrated as without this option (default: none).",
         )
         parser.add_argument(
             "--force",
@@ -135,7 +156,7 @@ class Command(BaseCommand):
             )
         began = time.perf_counter()
         try:
-            with bench.scratch_database(log=self.stdout.write) as database:
+            with bench.scratch_database(log=self.stdout.write, template=options["template"]) as database:
                 if Campus.objects.exists() and not options["force"]:
                     raise CommandError(
                         f"The database {database} already holds a campus; the benchmark refuses to mix its data "
@@ -143,7 +164,7 @@ class Command(BaseCommand):
                     )
                 results = self.run(scale=scale, repeat=repeat)
                 self.stdout.write(f"[pages] {rounds} interleaved round(s) of {len(bench.PAGE_TARGETS)} targets…")
-                pages = bench.measure_pages(rounds, log=self.stdout.write)
+                pages = bench.measure_pages(rounds, warm_up=options["warm_up"], log=self.stdout.write)
                 results["pages"] = {
                     "rounds": rounds,
                     "goal_vs_healthz": bench.PAGE_GOAL,
@@ -163,13 +184,17 @@ class Command(BaseCommand):
                 results["schedule_engine"] = bench.measure_schedule_engine(repeat, log=self.stdout.write)
                 if options["map_rounds"] > 0:
                     self.stdout.write(f"[map] {options['map_rounds']} interleaved round(s) in Chromium…")
-                    results["map_render"] = bench.measure_map_render(options["map_rounds"], log=self.stdout.write)
+                    results["map_render"] = bench.measure_map_render(
+                        options["map_rounds"], warm_up=options["warm_up"], log=self.stdout.write
+                    )
                 # Last: it adds campuses of its own, which the pages and the map above are not to see.
                 self.stdout.write("[stored schedule] recomputed from the database, and its endpoint…")
                 results["stored_schedule"] = bench.measure_stored_schedule(
                     repeat, rounds, phases=options["schedule_phases"], log=self.stdout.write
                 )
                 results["database"] = database
+                if not options["warm_up"]:
+                    results["warm_up"] = False  # said in the figures it changes; the default run has a warm-up
         except bench.BenchError as error:
             raise CommandError(str(error)) from error
         results["total_seconds"] = round(time.perf_counter() - began, 1)
@@ -348,6 +373,8 @@ class Command(BaseCommand):
             f"Generated {results['levels'][-1]['rows']:,} rows in {results['generation_seconds']} s "
             f"({', '.join(f'{k} {v:,}' for k, v in results['dataset'].items())})."
         )
+        if results.get("warm_up") is False:
+            write("No warm-up round (--no-warm-up): the times of the pages and of the map include first requests.")
         if "pages" in results:
             self.report_pages(results["pages"])
         if "dashboard" in results:
