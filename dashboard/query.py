@@ -7,6 +7,7 @@ figures, and a bad value is refused alike (400, naming the parameter and what is
 import re
 
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.utils.translation import gettext as _
 
 from planning.asof import PARAMETER as AS_OF
@@ -16,12 +17,23 @@ from planning.models import Campus, FacilityType, Phase
 from .figures import Filters
 
 DIGITS = re.compile(r"[0-9]{1,5}")  # ASCII digits only: "²".isdigit() is true, and int("²") fails
+NO_NUL = ProhibitNullCharactersValidator()  # PostgreSQL refuses a NUL in text: a value with one is not looked up
+
+
+def text(query, name: str) -> str:
+    """`?name=` stripped ("" when absent); a ValidationError keyed by `name` for a value with a NUL character."""
+    value = (query.get(name) or "").strip()
+    try:
+        NO_NUL(value)
+    except ValidationError as error:
+        raise ValidationError({name: error.messages}) from None
+    return value
 
 
 def choose_campus(query) -> Campus | None:
     """The campus `?campus=<code>` names, else the first campus by code; None when there is no campus at all.
     An unknown code is refused."""
-    code = (query.get("campus") or "").strip()
+    code = text(query, "campus")
     if code:
         campus = Campus.objects.defer("boundary").filter(code=code).first()
         if campus is None:
@@ -46,7 +58,11 @@ def read_query(query, campus: Campus) -> tuple[Filters, AsOf | None]:
             }
         else:
             number = int(phase)
-    facility_type = (query.get("facility_type") or "").strip()
+    try:
+        facility_type = text(query, "facility_type")
+    except ValidationError as error:
+        facility_type = ""
+        errors.update(error.message_dict)
     if facility_type and not FacilityType.objects.filter(code=facility_type).exists():
         errors["facility_type"] = _("“%(value)s” is not a facility type code.") % {"value": facility_type[:40]}
     as_of = None

@@ -266,9 +266,13 @@ def test_a_campus_with_no_phases_has_its_pack(reader, campus):
 
 def test_a_bad_filter_answers_400_and_no_file(reader):
     for url in (XLSX, CSV):
-        response = reader.get(url, {"phase": "abc"})
-        assert response.status_code == 400, url
-        assert "Content-Disposition" not in response
+        for query in ({"phase": "abc"}, {"campus": "a\x00b"}, {"facility_type": "office\x00"}):
+            response = reader.get(url, query)
+            assert response.status_code == 400, (url, query)
+            assert "Content-Disposition" not in response
+    page = reader.get("/dashboard/", {"campus": "a\x00b"})
+    assert page.status_code == 400
+    assert "Null characters are not allowed." in page.content.decode()
 
 
 def test_text_a_spreadsheet_would_run_is_not_a_formula(reader):
