@@ -310,7 +310,7 @@ def parcel_as_of(request, code: str):
     if as_of is None:
         return as_of_refused(request, _("Give the day to show the parcel as of (as_of=YYYY-MM-DD)."), fragment=False)
     parcels = as_of.rows(Parcel).restrict(request.user).filter(code=code).select_related("phase", "campus")
-    campus = request.GET.get("campus", "")
+    campus = pages.campus_code(request)
     if campus:
         parcels = parcels.filter(campus__code=campus)
     parcel = parcels.first()

@@ -13,6 +13,7 @@ from django.conf import settings
 from django.core.exceptions import ValidationError
 from django.core.paginator import Paginator
 from django.db.models import Case, F, IntegerField, Value, When
+from django.http import Http404
 from django.shortcuts import render
 from django.template.loader import render_to_string
 from django.urls import reverse
@@ -77,6 +78,15 @@ def _phase_rows(user, as_of: asof.AsOf | None = None) -> list[Phase]:
 def _campus_warnings(campuses: list[Campus]) -> list:
     """The plan's warnings that are not about one phase (those show in the phase's row)."""
     return [warning for campus in campuses for warning in selectors.campus_level_warnings(campus)]
+
+
+def campus_code(request) -> str:
+    """`?campus=<code>`: the campus meant when several hold the same parcel code ("" when not given). A code with a
+    NUL character names no campus, and PostgreSQL refuses it in a comparison: 404, not a server error."""
+    code = request.GET.get("campus", "")
+    if "\x00" in code:
+        raise Http404
+    return code
 
 
 def parcel_url(code: str, *, as_of: asof.AsOf | None = None) -> str:

@@ -72,7 +72,7 @@ def _parcel(request, code: str, *, action: str = "view") -> Parcel:
     """The parcel `code` the user may see (404 otherwise); `?campus=<code>` picks one when several campuses hold
     the code. `parcel.query` is the query string the panel's own links carry to keep that choice."""
     parcels = Parcel.objects.restrict(request.user, action).filter(code=code).select_related("campus", "phase")
-    campus = request.GET.get("campus", "")
+    campus = pages.campus_code(request)
     if campus:
         parcels = parcels.filter(campus__code=campus)
     found = list(parcels.order_by("campus__code")[:2])
@@ -418,7 +418,7 @@ def _validation(request, form, *, conflict=None, unit=None) -> HttpResponse:
 
 def _campus_for_new(request) -> Campus:
     campuses = Campus.objects.restrict(request.user, "change").order_by("code")
-    code = request.GET.get("campus", "")
+    code = pages.campus_code(request)
     campus = (campuses.filter(code=code) if code else campuses).first()
     if campus is None:
         raise Http404

@@ -2,6 +2,7 @@
 place, checks as the planner types (saving nothing), conflicts on stale versions, the new-parcel form and the
 delete confirmation. htmx requests are sent with `HX-Request: true`, as htmx sends them."""
 
+import datetime
 import json
 import re
 from decimal import Decimal
@@ -9,6 +10,7 @@ from decimal import Decimal
 import pytest
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from shapely.geometry import shape
 
 from core.roles import EXECUTIVE, PARTNER, PLANNER
@@ -187,6 +189,14 @@ class TestPanel:
         assert "Elsewhere" in text(response)
         assert "/plan/parcels/P1-C/attributes/edit/?campus=second" in response.content.decode()
         assert planner_client.get("/plan/parcels/P1-C/?campus=none-such", **HTMX).status_code == 404
+        # A NUL names no campus (PostgreSQL would refuse it in the comparison): 404 too, on each page that reads it.
+        yesterday = timezone.localdate() - datetime.timedelta(days=1)
+        for url, query in (
+            ("/plan/parcels/P1-C/", {}),
+            ("/plan/parcels/new/", {}),
+            ("/plan/history/parcels/P1-C/", {"as_of": yesterday.isoformat()}),
+        ):
+            assert planner_client.get(url, {"campus": "a\x00b", **query}).status_code == 404, url
 
     def test_the_panel_query_count_does_not_grow_with_the_programme(self, planner_client, parcel):
         def count() -> int:
