@@ -3,6 +3,7 @@
 The base viewset is in `viewsets.py`: DRF reads the pagination class from this module while it defines its views."""
 
 from django.core.exceptions import ValidationError as DjangoValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 from django.utils.translation import gettext as _
@@ -91,6 +92,16 @@ class VersionField(serializers.IntegerField):
             "Edit version. Send the version you read with a change; if the row changed since, the answer is 409.",
         )
         super().__init__(**kwargs)
+
+
+class CodeRelatedField(serializers.SlugRelatedField):
+    """A related row named by its code (`slug_field`). A value with a NUL character is refused before the lookup:
+    PostgreSQL refuses NUL in text, so DRF's lookup would answer a server error (found by schemathesis)."""
+
+    def to_internal_value(self, data):
+        if isinstance(data, str) and "\x00" in data:
+            raise ValidationError(ProhibitNullCharactersValidator.message)
+        return super().to_internal_value(data)
 
 
 class ServiceModelViewSetMixin:

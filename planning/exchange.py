@@ -21,6 +21,7 @@ from typing import Any
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import ProhibitNullCharactersValidator
 from django.db.models import Sum
 from django.utils.translation import gettext as _
 
@@ -227,6 +228,10 @@ def read_feature(index: int, raw: Any, crs: str) -> ImportFeature:
     feature = ImportFeature(index, _read_code(properties.get("code")))
     if feature.code is None:
         feature.errors.append(("code", _("Every feature needs a code property: the parcel's code, e.g. P1-A.")))
+    elif NUL in feature.code:
+        # Refused, and shown (and looked up among the campus's codes) with U+FFFD in its place: PostgreSQL refuses NUL.
+        feature.code = feature.code.replace(NUL, "\ufffd")
+        feature.errors.append(("code", ProhibitNullCharactersValidator.message))
     for name in PROPERTIES:
         if name not in properties:
             continue
@@ -254,6 +259,7 @@ def _read_code(value) -> str | None:
     return value.strip()
 
 
+NUL = "\x00"
 OMIT = object()  # a null for a field that cannot be empty: taken as absent (campus default on create, kept on update)
 
 
@@ -264,6 +270,7 @@ def _text(value):
         return str(value)
     if not isinstance(value, str):
         raise ValidationError(_("Expected text."))
+    ProhibitNullCharactersValidator()(value)  # PostgreSQL refuses NUL in text
     return value.strip()
 
 

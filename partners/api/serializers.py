@@ -8,7 +8,7 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 from rest_framework import serializers
 
-from core.api import VersionedModelSerializer
+from core.api import CodeRelatedField, VersionedModelSerializer
 from core.roles import STAFF, has_role
 
 from .. import services
@@ -165,7 +165,7 @@ class CommitmentSerializer(VersionedModelSerializer):
 class CommitmentFromEOISerializer(serializers.Serializer):
     """Input of turning an accepted EOI into a commitment: the rung to start on (default: the EOI rung)."""
 
-    stage = serializers.SlugRelatedField(
+    stage = CodeRelatedField(
         slug_field="code",
         queryset=CommitmentStage.objects.all(),
         required=False,

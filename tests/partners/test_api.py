@@ -419,6 +419,9 @@ class TestWorkflow:
         unknown_stage = api_client_for(staff_user).post(
             f"/api/v1/eois/{eoi.pk}/commitment/", {"stage": "nope"}, format="json"
         )
+        nul_stage = api_client_for(staff_user).post(
+            f"/api/v1/eois/{eoi.pk}/commitment/", {"stage": "eoi\x00"}, format="json"
+        )
         made = api_client_for(staff_user).post(
             f"/api/v1/eois/{eoi.pk}/commitment/", {"stage": "heads_of_terms"}, format="json"
         )
@@ -427,6 +430,8 @@ class TestWorkflow:
         assert refused_partner.status_code == 403
         assert refused_draft.status_code == 400
         assert unknown_stage.status_code == 400 and set(unknown_stage.json()) == {"stage"}
+        # PostgreSQL refuses a NUL in text: refused before the lookup (it was a 500, found by schemathesis).
+        assert nul_stage.status_code == 400 and nul_stage.json() == {"stage": ["Null characters are not allowed."]}
         assert made.status_code == 201, made.content
         body = made.json()
         assert (body["source_eoi"], body["organisation"], body["parcel"], body["facility"]) == (

@@ -142,6 +142,32 @@ class TestImport:
         }
         assert list(Parcel.objects.values_list("code", flat=True)) == ["P1-A"]
 
+    def test_a_nul_in_a_code_or_a_text_property_is_refused_by_feature(self, api, campus, p1a):
+        # PostgreSQL refuses NUL in text: these were a 500 before they were refused here.
+        data = body(
+            campus,
+            feature("P1-Z\x00", square(X0 + 300, Y0 + 100, X0 + 400, Y0 + 150)),
+            feature("P1-A", None, lot_ref="DD\x007"),
+            feature("P1-B", square(X0 + 500, Y0 + 100, X0 + 550, Y0 + 150), zoning="OU\x00"),
+        )
+
+        response = api.post(IMPORT, data, format="json")
+
+        assert response.status_code == 400
+        assert response.json() == {
+            "refused": [
+                {"index": 0, "code": "P1-Z\ufffd", "reason": "code: Null characters are not allowed.", "field": "code"},
+                {
+                    "index": 1,
+                    "code": "P1-A",
+                    "reason": "lot_ref: Null characters are not allowed.",
+                    "field": "lot_ref",
+                },
+                {"index": 2, "code": "P1-B", "reason": "zoning: Null characters are not allowed.", "field": "zoning"},
+            ]
+        }
+        assert list(Parcel.objects.values_list("code", "lot_ref")) == [("P1-A", p1a.lot_ref)]
+
     def test_the_legacy_crs_member_is_enough_and_a_conflict_is_refused(self, api, campus, phase):
         data = body(campus, feature("P1-B", square(X0 + 300, Y0 + 100, X0 + 400, Y0 + 150)), crs=None)
         data["collection"]["crs"] = {"type": "name", "properties": {"name": "urn:ogc:def:crs:EPSG::2326"}}
