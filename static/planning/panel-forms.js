@@ -33,6 +33,26 @@
     if (wrapper) wrapper.classList.toggle("field-invalid", hasError);
   }
 
+  /* A field's live check never cuts a save short. The checks sync on their form with "replace" (a newer check
+     replaces one still running), which would also abort the form's own request: a check that came due while a slow
+     save was in flight aborted it in the browser after the server had made it, then, checked against the version
+     the form was opened on, answered a conflict with the planner's own save. So no check is sent while the form's
+     save is in flight; the save's answer replaces the form and its fields. */
+  document.addEventListener("htmx:beforeRequest", (event) => {
+    const elt = event.detail.elt;
+    if (!elt || !elt.closest || !elt.closest("#parcel-panel")) return;
+    if (elt.tagName === "FORM") {
+      elt.dataset.saving = "true";
+    } else if (elt.form && elt.form.dataset.saving) {
+      event.preventDefault();
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", (event) => {
+    const elt = event.detail.elt;
+    if (elt && elt.tagName === "FORM") delete elt.dataset.saving;
+  });
+
   document.addEventListener("htmx:oobAfterSwap", (event) => {
     const target = event.detail && event.detail.target;
     if (target && target.dataset && target.dataset.errorFor) sync(target);
