@@ -36,7 +36,7 @@ from .. import services
 from ..forms import ATTRIBUTE_FIELDS, FACILITY_FIELDS, FacilityForm, ParcelAttributesForm, ParcelCreateForm
 from ..models import Campus, Facility, Parcel
 from . import pages
-from .history import HistoryEntry, changes_of
+from .history import HistoryEntry, changes_of, is_htmx
 
 # History entries shown at first, and how many more each "show more" adds (at most HISTORY_MAX).
 HISTORY_SHOWN = 10
@@ -47,10 +47,6 @@ GFA_HIGH_SHARE = Decimal("0.95")
 
 
 # --- helpers ----------------------------------------------------------------------------------------------------
-
-
-def is_htmx(request) -> bool:
-    return request.headers.get("HX-Request") == "true"
 
 
 class _RolledBack(Exception):
