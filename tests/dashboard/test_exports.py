@@ -272,7 +272,7 @@ def test_a_bad_filter_answers_400_and_no_file(reader):
             assert "Content-Disposition" not in response
     page = reader.get("/dashboard/", {"campus": "a\x00b"})
     assert page.status_code == 400
-    assert "Null characters are not allowed." in page.content.decode()
+    assert "Campus (the URL's campus=): Null characters are not allowed." in page.content.decode()
 
 
 def test_text_a_spreadsheet_would_run_is_not_a_formula(reader):
